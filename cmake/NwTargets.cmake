@@ -38,6 +38,6 @@ function(nw_add_test name)
                  ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE nw_settings doctest::doctest ${ARG_DEPS})
   doctest_discover_tests(${name}
-    TEST_PREFIX "${ARG_LABEL}:"
+    TEST_PREFIX "${ARG_LABEL}:${name}:"
     PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT})
 endfunction()

@@ -176,7 +176,16 @@ std::string format_line(Format format, std::string_view timestamp, Level level,
   out += ' ';
   out += component;
   out += ": ";
-  out += message;
+  // One entry, one line: a newline in a message must not start a new one.
+  for (char c : message) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else {
+      out += c;
+    }
+  }
   for (const Field& f : fields) {
     out += ' ';
     out += f.key;

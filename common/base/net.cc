@@ -33,6 +33,10 @@ Result<HostPort> parse_host_port(std::string_view text, int default_port) {
                                            : text.substr(colon);
   }
   if (hp.host.empty()) return bad();
+  // "7070" alone is a port without a host, not a host named 7070.
+  if (hp.host.find_first_not_of("0123456789") == std::string::npos) {
+    return bad();
+  }
   for (char c : hp.host) {
     if (c == ' ' || c == '/' || c == '@') return bad();
   }

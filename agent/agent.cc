@@ -1,0 +1,230 @@
+#include "agent/agent.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <thread>
+
+#include "agent/metrics/process_collector.h"
+#include "agent/metrics/registry.h"
+#include "agent/options.h"
+#include "agent/server/api_server.h"
+#include "agent/service/service_manager.h"
+#include "agent/state/data_dir.h"
+#include "agent/state/state_db.h"
+#include "common/base/log.h"
+#include "common/base/strings.h"
+#include "common/base/version.h"
+
+namespace nw::agent {
+namespace {
+
+const log::Logger kLog("agent");
+
+// The role reported in /v1/status. Until the agents form a Raft cluster
+// (the embedded-Raft issue) every agent is a standalone node.
+constexpr const char* kRole = "standalone";
+
+}  // namespace
+
+struct Agent::Parts {
+  std::optional<state::DataDir> data_dir;
+  std::unique_ptr<state::StateDb> state;
+  metrics::Registry registry;
+  std::unique_ptr<metrics::ProcessCollector> process;
+  service::ServiceManager services;
+  server::ApiServer* api = nullptr;  // owned by services
+};
+
+void block_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+Agent::Agent(config::AgentConfig config, const AgentCli& cli)
+    : config_(std::move(config)),
+      cli_(cli),
+      started_at_(wall_now()),
+      started_mono_(mono_now()),
+      parts_(std::make_unique<Parts>()) {}
+
+Agent::~Agent() = default;
+
+int Agent::run() {
+  if (Status s = start(); !s.ok()) {
+    const Error& e = s.error();
+    kLog.error("start failed", {{"error", e.message}});
+    // Also on stderr when the log goes to a file: whoever started the
+    // agent is looking at the terminal.
+    if (!config_.log.file.empty()) {
+      std::cerr << "nwagent: " << e.message << "\n";
+      if (!e.hint.empty()) std::cerr << "hint: " << e.hint << "\n";
+    } else if (!e.hint.empty()) {
+      kLog.error("what to do", {{"hint", e.hint}});
+    }
+    shutdown();
+    return exit_code(e.code);
+  }
+  wait_for_signals();
+  return 0;
+}
+
+Status Agent::start() {
+  Parts& p = *parts_;
+  NW_ASSIGN_OR_RETURN(state::DataDir dir,
+                      state::DataDir::open(config_.data_dir, config_.node_id));
+  p.data_dir.emplace(std::move(dir));
+  NW_ASSIGN_OR_RETURN(p.state,
+                      state::StateDb::open(p.data_dir->path_of("state.db")));
+  NW_ASSIGN_OR_RETURN(std::int64_t starts,
+                      state::record_start(*p.state, started_at_));
+
+  p.process = std::make_unique<metrics::ProcessCollector>(p.registry);
+  p.registry
+      .gauge("nw_build_info", "Version and commit of this nwagent; always 1",
+             {"version", "commit"})
+      .with({kVersion, kGitCommit})
+      .set(1);
+
+  http::ServerOptions http_opts;
+  http_opts.listen = config_.api.listen;
+  http_opts.threads = config_.api.threads;
+  http_opts.read_timeout = config_.api.read_timeout;
+  http_opts.write_timeout = config_.api.write_timeout;
+  http_opts.max_body_size = config_.api.max_body_size;
+  server::ApiServer::Providers providers;
+  providers.status = [this] {
+    api::StatusInfo s;
+    s.node_id = parts_->data_dir->node_id();
+    s.version = kVersion;
+    s.commit = kGitCommit;
+    s.data_dir = parts_->data_dir->path();
+    s.role = kRole;
+    s.api_addr = parts_->api->address();
+    s.log_level = std::string(log::to_string(log::level()));
+    s.started_at = format_rfc3339_millis(started_at_);
+    s.uptime_seconds =
+        std::chrono::duration<double>(mono_now() - started_mono_).count();
+    s.pid = ::getpid();
+    return s;
+  };
+  providers.readiness = [this] {
+    if (shutting_down_) return api::HealthInfo{"shutting_down", {"shutdown"}};
+    if (!ready_) {
+      return api::HealthInfo{"not_ready", {"services are starting"}};
+    }
+    return api::HealthInfo{"ready", {}};
+  };
+  auto api = std::make_unique<server::ApiServer>(http_opts, p.registry,
+                                                 std::move(providers));
+  p.api = api.get();
+  p.services.add(std::move(api));
+  NW_RETURN_IF_ERROR(p.services.start_all());
+  ready_ = true;
+  kLog.info("started", {{"node", p.data_dir->node_id()},
+                        {"api", p.api->address()},
+                        {"data_dir", p.data_dir->path()},
+                        {"version", kVersion},
+                        {"role", kRole},
+                        {"starts", starts}});
+  return ok_status();
+}
+
+void Agent::wait_for_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  while (true) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      reload();
+      continue;
+    }
+    kLog.info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    break;
+  }
+  // Shut down on another thread so that a second signal can still force
+  // an exit if something hangs.
+  std::atomic<bool> done{false};
+  std::thread stopper([this, &done] {
+    shutdown();
+    done = true;
+  });
+  timespec tick{0, 100 * 1000 * 1000};
+  while (!done) {
+    int sig = sigtimedwait(&set, nullptr, &tick);
+    if (sig == SIGTERM || sig == SIGINT) {
+      kLog.warn("second signal during shutdown: exiting now");
+      std::_Exit(1);
+    }
+  }
+  stopper.join();
+  kLog.info("stopped");
+}
+
+void Agent::shutdown() {
+  shutting_down_ = true;
+  ready_ = false;
+  Parts& p = *parts_;
+  Duration grace;
+  {
+    std::lock_guard lock(config_mu_);
+    grace = config_.shutdown_timeout;
+  }
+  p.services.stop_all(grace);
+  if (p.state) {
+    if (Status s = p.state->checkpoint(); !s.ok()) {
+      kLog.warn("state checkpoint failed", {{"error", s.error().message}});
+    }
+  }
+}
+
+void Agent::reload() {
+  if (Status s = log::reopen(); !s.ok()) {
+    kLog.error("log file re-open failed", {{"error", s.error().message}});
+  }
+  if (cli_.config_path.empty()) {
+    kLog.info("SIGHUP: no --config file to re-read; log file re-opened");
+    return;
+  }
+  Result<config::AgentConfig> next = cli_.resolve();
+  if (!next.ok()) {
+    kLog.error("config reload failed; keeping the running config",
+               {{"file", cli_.config_path}, {"error", next.error().message}});
+    return;
+  }
+  std::lock_guard lock(config_mu_);
+  std::vector<config::Change> changes = config::diff(config_, next.value());
+  std::vector<std::string> applied;
+  for (const config::Change& c : changes) {
+    if (!c.live) {
+      kLog.warn("config change needs a restart to take effect",
+                {{"key", c.key},
+                 {"running", c.old_value},
+                 {"file", c.new_value}});
+      continue;
+    }
+    // The live keys (config::KeyInfo::live); log.level is the only one.
+    if (c.key == "log.level") {
+      log::set_level(next->log.level);
+      config_.log.level = next->log.level;
+    }
+    applied.push_back(c.key + "=" + c.new_value);
+  }
+  kLog.info("config reloaded",
+            {{"file", cli_.config_path},
+             {"applied", applied.empty() ? "none" : join(applied, ",")},
+             {"needs_restart",
+              static_cast<std::int64_t>(changes.size() - applied.size())}});
+}
+
+}  // namespace nw::agent

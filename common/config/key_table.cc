@@ -1,0 +1,356 @@
+#include "common/config/key_table.h"
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+
+#include "common/base/strings.h"
+
+namespace nw::config::detail {
+namespace {
+
+constexpr int kMinThreads = 1;
+constexpr int kMaxThreads = 256;
+constexpr std::uint64_t kMinBodySize = 1024;
+constexpr size_t kMaxNodeIdLength = 63;
+
+Error bad(std::string message) {
+  return Error(Code::invalid_argument, std::move(message),
+               std::string(kDocsHint), "config");
+}
+
+Error expected(std::string_view what, std::string_view got_text) {
+  return bad("expected " + std::string(what) + ", got " + quoted(got_text));
+}
+
+Result<std::int64_t> parse_integer(std::string_view text) {
+  std::int64_t n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc() || p != text.data() + text.size()) {
+    return expected("integer", text);
+  }
+  return n;
+}
+
+bool node_id_char(char c, bool first) {
+  if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return true;
+  return !first && (c == '-' || c == '_' || c == '.');
+}
+
+Status check_node_id(const AgentConfig& cfg) {
+  const std::string& id = cfg.node_id;
+  bool good = id.size() <= kMaxNodeIdLength;
+  for (size_t i = 0; good && i < id.size(); ++i) {
+    good = node_id_char(id[i], i == 0);
+  }
+  if (good) return ok_status();
+  return expected(
+      "up to 63 lowercase letters, digits, '-', '_' or '.', starting with a "
+      "letter or digit",
+      id);
+}
+
+Error bad_threads(std::string_view got) {
+  return bad("expected an integer from 1 to 256, got " + std::string(got));
+}
+
+Status check_positive(Duration d) {
+  if (d > Duration::zero()) return ok_status();
+  return bad("expected a duration greater than 0, got " + format_duration(d));
+}
+
+Status set_duration(Duration& field, std::string_view text) {
+  NW_ASSIGN_OR_RETURN(field, parse_duration(text));
+  return ok_status();
+}
+
+Status set_size(std::uint64_t& field, std::string_view text) {
+  NW_ASSIGN_OR_RETURN(field, parse_size(text));
+  return ok_status();
+}
+
+// A base parser's error ("expected a duration such as ...") as this
+// module's: same message, domain "config", and the docs hint.
+Status as_config_error(Status s) {
+  if (s.ok()) return s;
+  Error e = std::move(s).error();
+  return bad(std::move(e.message));
+}
+
+std::vector<KeyOps> make_table() {
+  std::vector<KeyOps> t;
+  t.push_back(KeyOps{
+      {"node_id",
+       "node-id",
+       {},
+       "string",
+       "",
+       "This node's name in the cluster, up to 63 lowercase letters, digits, "
+       "'-', '_' or '.'; empty: generated on first start and kept in "
+       "data_dir.",
+       false},
+      TomlKind::string,
+      [](AgentConfig& c, std::string_view v) -> Status {
+        c.node_id = std::string(v);
+        return ok_status();
+      },
+      [](const AgentConfig& c) { return c.node_id; },
+      check_node_id});
+  t.push_back(KeyOps{
+      {"data_dir",
+       "data-dir",
+       {},
+       "path",
+       "/var/lib/nightwatch",
+       "Folder that holds this node's state: Raft logs, partition segments, "
+       "the local database and the generated node id.",
+       false},
+      TomlKind::string,
+      [](AgentConfig& c, std::string_view v) -> Status {
+        c.data_dir = std::string(v);
+        return ok_status();
+      },
+      [](const AgentConfig& c) { return c.data_dir; },
+      [](const AgentConfig& c) {
+        if (!c.data_dir.empty()) return ok_status();
+        return Status(expected("a path", c.data_dir));
+      }});
+  t.push_back(KeyOps{
+      {"log.level",
+       "log-level",
+       {},
+       "trace|debug|info|warn|error",
+       "info",
+       "Lowest level of the log lines that are written.",
+       true},
+      TomlKind::string,
+      [](AgentConfig& c, std::string_view v) -> Status {
+        auto level = log::parse_level(v);
+        if (!level || *level == log::Level::off) {
+          return Status(expected("trace|debug|info|warn|error", v));
+        }
+        c.log.level = *level;
+        return ok_status();
+      },
+      [](const AgentConfig& c) { return std::string(to_string(c.log.level)); },
+      [](const AgentConfig& c) {
+        if (c.log.level != log::Level::off) return ok_status();
+        return Status(expected("trace|debug|info|warn|error", "off"));
+      }});
+  t.push_back(KeyOps{
+      {"log.format",
+       "log-format",
+       {},
+       "text|json",
+       "text",
+       "Form of the log lines: text for people, json for one JSON object per "
+       "line.",
+       false},
+      TomlKind::string,
+      [](AgentConfig& c, std::string_view v) -> Status {
+        auto format = log::parse_format(v);
+        if (!format) return Status(expected("text|json", v));
+        c.log.format = *format;
+        return ok_status();
+      },
+      [](const AgentConfig& c) {
+        return std::string(c.log.format == log::Format::json ? "json" : "text");
+      },
+      nullptr});
+  t.push_back(
+      KeyOps{{"log.file",
+              "log-file",
+              {},
+              "path",
+              "",
+              "File the log lines are appended to; empty: standard error.",
+              false},
+             TomlKind::string,
+             [](AgentConfig& c, std::string_view v) -> Status {
+               c.log.file = std::string(v);
+               return ok_status();
+             },
+             [](const AgentConfig& c) { return c.log.file; },
+             nullptr});
+  t.push_back(KeyOps{
+      {"api.listen",
+       "api-listen",
+       {"api"},
+       "host:port",
+       "127.0.0.1:7070",
+       "Address of the HTTP API that nwctl talks to; port 0 picks a free "
+       "port.",
+       false},
+      TomlKind::string,
+      [](AgentConfig& c, std::string_view v) -> Status {
+        auto hp = parse_host_port(v);
+        if (!hp.ok()) return Status(expected("host:port", v));
+        c.api.listen = std::move(hp).value();
+        return ok_status();
+      },
+      [](const AgentConfig& c) { return c.api.listen.to_string(); },
+      [](const AgentConfig& c) {
+        if (!c.api.listen.host.empty()) return ok_status();
+        return Status(expected("host:port", c.api.listen.to_string()));
+      }});
+  t.push_back(KeyOps{
+      {"api.threads",
+       "api-threads",
+       {},
+       "integer",
+       "8",
+       "Number of threads that serve API requests, from 1 to 256.",
+       false},
+      TomlKind::integer,
+      [](AgentConfig& c, std::string_view v) -> Status {
+        NW_ASSIGN_OR_RETURN(std::int64_t n, parse_integer(v));
+        if (n < kMinThreads || n > kMaxThreads) {
+          return bad_threads(v);
+        }
+        c.api.threads = static_cast<int>(n);
+        return ok_status();
+      },
+      [](const AgentConfig& c) { return std::to_string(c.api.threads); },
+      [](const AgentConfig& c) {
+        if (c.api.threads >= kMinThreads && c.api.threads <= kMaxThreads) {
+          return ok_status();
+        }
+        return Status(bad_threads(std::to_string(c.api.threads)));
+      }});
+  t.push_back(KeyOps{
+      {"api.read_timeout",
+       "api-read-timeout",
+       {},
+       "duration",
+       "30s",
+       "How long the API waits for a request to arrive before it closes the "
+       "connection.",
+       false},
+      TomlKind::string,
+      [](AgentConfig& c, std::string_view v) -> Status {
+        return as_config_error(set_duration(c.api.read_timeout, v));
+      },
+      [](const AgentConfig& c) { return format_duration(c.api.read_timeout); },
+      [](const AgentConfig& c) { return check_positive(c.api.read_timeout); }});
+  t.push_back(KeyOps{
+      {"api.write_timeout",
+       "api-write-timeout",
+       {},
+       "duration",
+       "30s",
+       "How long the API may take to send a response before it closes the "
+       "connection.",
+       false},
+      TomlKind::string,
+      [](AgentConfig& c, std::string_view v) -> Status {
+        return as_config_error(set_duration(c.api.write_timeout, v));
+      },
+      [](const AgentConfig& c) { return format_duration(c.api.write_timeout); },
+      [](const AgentConfig& c) {
+        return check_positive(c.api.write_timeout);
+      }});
+  t.push_back(KeyOps{
+      {"api.max_body_size",
+       "api-max-body-size",
+       {},
+       "size",
+       "16MiB",
+       "Largest request body the API accepts, at least 1KiB.",
+       false},
+      TomlKind::string_or_int,
+      [](AgentConfig& c, std::string_view v) -> Status {
+        return as_config_error(set_size(c.api.max_body_size, v));
+      },
+      [](const AgentConfig& c) { return format_size(c.api.max_body_size); },
+      [](const AgentConfig& c) {
+        if (c.api.max_body_size >= kMinBodySize) return ok_status();
+        return Status(bad("expected a size of at least 1KiB, got " +
+                          format_size(c.api.max_body_size)));
+      }});
+  t.push_back(KeyOps{
+      {"shutdown_timeout",
+       "shutdown-timeout",
+       {},
+       "duration",
+       "10s",
+       "How long in-flight work may take to finish on SIGTERM before the "
+       "agent exits anyway.",
+       false},
+      TomlKind::string,
+      [](AgentConfig& c, std::string_view v) -> Status {
+        return as_config_error(set_duration(c.shutdown_timeout, v));
+      },
+      [](const AgentConfig& c) { return format_duration(c.shutdown_timeout); },
+      [](const AgentConfig& c) {
+        if (c.shutdown_timeout >= Duration::zero()) return ok_status();
+        return Status(bad("expected a duration, got " +
+                          format_duration(c.shutdown_timeout)));
+      }});
+  return t;
+}
+
+}  // namespace
+
+std::string quoted(std::string_view text) {
+  std::string out = "\"";
+  append_escaped(out, text);
+  out += '"';
+  return out;
+}
+
+const std::vector<KeyOps>& key_ops() {
+  static const std::vector<KeyOps>* table =
+      new std::vector<KeyOps>(make_table());
+  return *table;
+}
+
+const KeyOps* find_ops(std::string_view key) {
+  for (const KeyOps& op : key_ops()) {
+    if (op.info.key == key) return &op;
+  }
+  return nullptr;
+}
+
+const std::vector<std::string>& table_names() {
+  static const std::vector<std::string>* names =
+      new std::vector<std::string>{"log", "api"};
+  return *names;
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min(
+          {row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string closest(std::string_view name,
+                    const std::vector<std::string>& candidates) {
+  constexpr size_t kMaxDistance = 2;
+  size_t best = std::numeric_limits<size_t>::max();
+  std::string found;
+  bool tie = false;
+  for (const std::string& c : candidates) {
+    size_t d = edit_distance(name, c);
+    if (d < best) {
+      best = d;
+      found = c;
+      tie = false;
+    } else if (d == best) {
+      tie = true;
+    }
+  }
+  if (best > kMaxDistance || tie) return {};
+  return found;
+}
+
+}  // namespace nw::config::detail
