@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -80,6 +81,9 @@ Status Agent::start() {
   NW_ASSIGN_OR_RETURN(state::DataDir dir,
                       state::DataDir::open(config_.data_dir, config_.node_id));
   p.data_dir.emplace(std::move(dir));
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(p.data_dir->path(), ec);
+  data_dir_display_ = ec ? p.data_dir->path() : abs.lexically_normal().string();
   NW_ASSIGN_OR_RETURN(p.state,
                       state::StateDb::open(p.data_dir->path_of("state.db")));
   NW_ASSIGN_OR_RETURN(std::int64_t starts,
@@ -104,7 +108,7 @@ Status Agent::start() {
     s.node_id = parts_->data_dir->node_id();
     s.version = kVersion;
     s.commit = kGitCommit;
-    s.data_dir = parts_->data_dir->path();
+    s.data_dir = data_dir_display_;
     s.role = kRole;
     s.api_addr = parts_->api->address();
     s.log_level = std::string(log::to_string(log::level()));
@@ -129,7 +133,7 @@ Status Agent::start() {
   ready_ = true;
   kLog.info("started", {{"node", p.data_dir->node_id()},
                         {"api", p.api->address()},
-                        {"data_dir", p.data_dir->path()},
+                        {"data_dir", data_dir_display_},
                         {"version", kVersion},
                         {"role", kRole},
                         {"starts", starts}});

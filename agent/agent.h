@@ -43,6 +43,7 @@ class Agent {
   const AgentCli& cli_;
   WallTime started_at_;
   MonoTime started_mono_;
+  std::string data_dir_display_;  // absolute; set once in start()
   std::atomic<bool> ready_{false};
   std::atomic<bool> shutting_down_{false};
   std::unique_ptr<Parts> parts_;

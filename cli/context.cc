@@ -84,7 +84,8 @@ std::string Table::render() const {
     for (size_t i = 0; i < width.size(); ++i) {
       std::string cell = i < row.size() ? row[i] : "";
       l += cell;
-      if (i + 1 < width.size()) l += std::string(width[i] - cell.size() + 3, ' ');
+      if (i + 1 < width.size())
+        l += std::string(width[i] - cell.size() + 3, ' ');
     }
     while (!l.empty() && l.back() == ' ') l.pop_back();
     out += l + "\n";

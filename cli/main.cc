@@ -17,6 +17,29 @@ const CLI::App* chosen(const CLI::App& app) {
   }
 }
 
+// The first word that is neither a flag nor a known command, when CLI11
+// stopped because it found no command ("nwctl stauts").
+std::string unknown_command(const CLI::App& app, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string w = argv[i];
+    if (w.empty() || w[0] == '-') {
+      // Skip the value of a global option given as "--addr X".
+      const CLI::Option* opt =
+          app.get_option_no_throw(w.substr(0, w.find('=')));
+      if (opt != nullptr && opt->get_expected_min() > 0 &&
+          w.find('=') == std::string::npos) {
+        ++i;
+      }
+      continue;
+    }
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      if (sub->get_name() == w) return {};
+    }
+    return w;
+  }
+  return {};
+}
+
 int usage_error(const CLI::App& app, const CLI::ParseError& e) {
   std::cerr << "nwctl: " << e.what() << "\n";
   std::cerr << "usage: " << app.get_name()
@@ -41,7 +64,21 @@ int main(int argc, char** argv) {
       std::cerr << app.help();
       return 2;
     }
-    return usage_error(app, e);
+    std::string names;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (std::string w = unknown_command(app, argc, argv); !w.empty()) {
+      std::cerr << "nwctl: unknown command \"" << w << "\" (commands: " << names
+                << ")\n";
+    } else if (app.get_subcommands().empty()) {
+      std::cerr << "nwctl: a command is required (commands: " << names << ")\n";
+    } else {
+      return usage_error(app, e);
+    }
+    std::cerr << "usage: nwctl [global flags] <command> [args]; run "
+                 "'nwctl --help'\n";
+    return 2;
   } catch (const CLI::ParseError& e) {
     return usage_error(app, e);
   }

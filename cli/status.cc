@@ -1,6 +1,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/context.h"
+#include "common/api/json.h"
 #include "common/api/types.h"
 #include "common/base/units.h"
 #include "common/http/client.h"
@@ -17,21 +18,21 @@ int run_status(Context& ctx) {
   if (!info.ok()) return report(info.error());
   const api::StatusInfo& s = info.value();
   if (ctx.output() == Output::json) {
-    print_json(api::to_json(s).dump(2));
+    print_json(api::to_body(api::to_json(s), 2));
     return 0;
   }
-  auto uptime = Duration(static_cast<long long>(s.uptime_seconds)* 1000);
+  auto uptime = Duration(static_cast<long long>(s.uptime_seconds) * 1000);
   std::fputs(render_fields({
-                 {"NODE", s.node_id},
-                 {"ROLE", s.role},
-                 {"VERSION", s.version + " (" + s.commit + ")"},
-                 {"API", s.api_addr},
-                 {"DATA DIR", s.data_dir},
-                 {"STARTED", s.started_at},
-                 {"UPTIME", format_duration(uptime)},
-                 {"LOG LEVEL", s.log_level},
-                 {"PID", std::to_string(s.pid)},
-             })
+                               {"NODE", s.node_id},
+                               {"ROLE", s.role},
+                               {"VERSION", s.version + " (" + s.commit + ")"},
+                               {"API", s.api_addr},
+                               {"DATA DIR", s.data_dir},
+                               {"STARTED", s.started_at},
+                               {"UPTIME", format_duration(uptime)},
+                               {"LOG LEVEL", s.log_level},
+                               {"PID", std::to_string(s.pid)},
+                           })
                  .c_str(),
              stdout);
   return 0;

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/context.h"
+#include "common/api/json.h"
 #include "common/api/types.h"
 #include "common/base/version.h"
 #include "common/http/client.h"
@@ -26,15 +27,15 @@ int run_version(Context& ctx, const VersionFlags& flags) {
     } else {
       // The client's own version is still worth printing; say why the
       // server's is missing.
-      std::cerr << "nwctl: server version unknown: "
-                << resp.error().message << "\n";
+      std::cerr << "nwctl: server version unknown: " << resp.error().message
+                << "\n";
     }
   }
   if (ctx.output() == Output::json) {
     nlohmann::json j;
     j["client"] = api::to_json(client);
     j["server"] = server ? api::to_json(*server) : nlohmann::json(nullptr);
-    print_json(j.dump(2));
+    print_json(api::to_body(j, 2));
     return 0;
   }
   std::string text = "client  " + client.version + " (" + client.commit + ")\n";

@@ -16,7 +16,9 @@ packages=(
   libboost-dev libboost-filesystem-dev nlohmann-json3-dev
   libssl-dev zlib1g-dev libbrotli-dev doctest-dev
   # servers and tools the tests and benchmarks drive
-  redis-server hyperfine procps
+  redis-server hyperfine procps wrk
+  # shells whose completion scripts the tests load
+  bash zsh fish
 )
 
 missing=()

@@ -2,6 +2,7 @@
 
 #include "agent/metrics/exposition.h"
 #include "agent/metrics/registry.h"
+#include "common/api/json.h"
 #include "common/base/log.h"
 
 namespace nw::server {
@@ -15,13 +16,15 @@ ApiServer::ApiServer(http::ServerOptions options, metrics::Registry& registry,
       registry_(registry),
       providers_(std::move(providers)),
       server_(options) {
-  auto& requests = registry_.counter(
-      "nw_http_requests_total", "HTTP API requests answered, by route, "
-      "method and status code", {"route", "method", "code"});
+  auto& requests = registry_.counter("nw_http_requests_total",
+                                     "HTTP API requests answered, by route, "
+                                     "method and status code",
+                                     {"route", "method", "code"});
   auto& latency = registry_.histogram(
       "nw_http_request_duration_seconds",
       "Time from reading a request to writing its response, by route and "
-      "method", {"route", "method"});
+      "method",
+      {"route", "method"});
   server_.set_observer([&requests, &latency](const http::RequestRecord& r) {
     requests.with({r.route, r.method, std::to_string(r.status)}).inc();
     latency.with({r.route, r.method}).observe(r.seconds);
@@ -35,17 +38,17 @@ void ApiServer::add_routes() {
   server_.route("GET", "/v1/status", "/v1/status",
                 [this](const http::Request&) {
                   return http::Response::json(
-                      api::to_json(providers_.status()).dump());
+                      api::to_body(api::to_json(providers_.status())));
                 });
   server_.route("GET", "/v1/health/live", "/v1/health/live",
                 [](const http::Request&) {
                   return http::Response::json(
-                      api::to_json(api::HealthInfo{"ok", {}}).dump());
+                      api::to_body(api::to_json(api::HealthInfo{"ok", {}})));
                 });
   server_.route("GET", "/v1/health/ready", "/v1/health/ready",
                 [this](const http::Request&) {
                   api::HealthInfo h = providers_.readiness();
-                  return http::Response::json(api::to_json(h).dump(),
+                  return http::Response::json(api::to_body(api::to_json(h)),
                                               h.status == "ready" ? 200 : 503);
                 });
   server_.route("GET", "/metrics", "/metrics", [this](const http::Request&) {

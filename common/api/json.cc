@@ -14,8 +14,8 @@ Error invalid(std::string message) {
 
 }  // namespace
 
-std::string to_body(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+std::string to_body(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Result<nlohmann::json> parse_object(std::string_view body,

@@ -14,9 +14,10 @@
 //   invalid_argument "status: field \"pid\": expected an integer, got string"
 namespace nw::api {
 
-// Serializes j compactly. Never throws: bytes that are not valid UTF-8 are
+// Serializes j compactly, or indented by `indent` spaces (nwctl's -o json
+// output of one object). Never throws: bytes that are not valid UTF-8 are
 // replaced with U+FFFD (nlohmann's dump() would throw on them).
-std::string to_body(const nlohmann::json& j);
+std::string to_body(const nlohmann::json& j, int indent = -1);
 
 // Parses body as a JSON object. `what` names the thing for messages
 // ("status"). invalid_argument "status: not valid JSON: ..." or
