@@ -7,7 +7,7 @@ JOBS      ?= $(shell nproc)
 SANITIZE  ?=
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build run test unit integration clean format generate check-format
+.PHONY: all deps configure build run test unit integration clean format generate check-format install
 
 all: build
 
@@ -46,10 +46,20 @@ generate: configure
 	done
 	$(BUILD)/common/config/nw_config_example > examples/agent.toml
 
+# Installs nwagent, nwctl, man pages and completions under PREFIX.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
 format:
 	git ls-files '*.cc' '*.h' | xargs clang-format -i
 
-check-format:
+check-# Installs nwagent, nwctl, man pages and completions under PREFIX.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+format:
 	git ls-files '*.cc' '*.h' | xargs clang-format --dry-run -Werror
 
 clean:

@@ -60,14 +60,16 @@ Agent::~Agent() = default;
 int Agent::run() {
   if (Status s = start(); !s.ok()) {
     const Error& e = s.error();
-    kLog.error("start failed", {{"error", e.message}});
+    if (e.hint.empty()) {
+      kLog.error("start failed", {{"error", e.message}});
+    } else {
+      kLog.error("start failed", {{"error", e.message}, {"hint", e.hint}});
+    }
     // Also on stderr when the log goes to a file: whoever started the
     // agent is looking at the terminal.
     if (!config_.log.file.empty()) {
       std::cerr << "nwagent: " << e.message << "\n";
       if (!e.hint.empty()) std::cerr << "hint: " << e.hint << "\n";
-    } else if (!e.hint.empty()) {
-      kLog.error("what to do", {{"hint", e.hint}});
     }
     shutdown();
     return exit_code(e.code);
@@ -211,10 +213,9 @@ void Agent::reload() {
   std::vector<std::string> applied;
   for (const config::Change& c : changes) {
     if (!c.live) {
-      kLog.warn("config change needs a restart to take effect",
-                {{"key", c.key},
-                 {"running", c.old_value},
-                 {"file", c.new_value}});
+      kLog.warn(
+          "config change needs a restart to take effect",
+          {{"key", c.key}, {"running", c.old_value}, {"file", c.new_value}});
       continue;
     }
     // The live keys (config::KeyInfo::live); log.level is the only one.

@@ -26,8 +26,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (cli->version) {
-    std::cout << "nwagent " << nw::kVersion << " (" << nw::kGitCommit
-              << ")\n";
+    std::cout << "nwagent " << nw::kVersion << " (" << nw::kGitCommit << ")\n";
     return 0;
   }
   if (!cli->completion.empty()) {
@@ -55,8 +54,8 @@ int main(int argc, char** argv) {
   const nw::config::LogConfig& lc = config->log;
   if (nw::Status s = nw::log::configure(lc.level, lc.format, lc.file);
       !s.ok()) {
-    std::cerr << "nwagent: " << s.error().message << "\nhint: "
-              << s.error().hint << "\n";
+    std::cerr << "nwagent: " << s.error().message
+              << "\nhint: " << s.error().hint << "\n";
     return nw::exit_code(s.error().code);
   }
   nw::agent::Agent agent(std::move(config).value(), *cli);

@@ -34,8 +34,9 @@ std::unique_ptr<AgentCli> build_agent_cli() {
     std::string names = "--" + k.flag;
     for (const std::string& a : k.aliases) names += ",--" + a;
     std::string help = k.description;
-    help += " [config: " + k.key + "; default: " +
-            (k.default_text.empty() ? "none" : k.default_text) + "]";
+    help += " [config: " + k.key +
+            "; default: " + (k.default_text.empty() ? "none" : k.default_text) +
+            "]";
     CLI::Option* opt = app.add_option(names, cli->values[k.key], help);
     std::string type = k.type;
     if (type.find('|') != std::string::npos) {
@@ -54,8 +55,8 @@ std::unique_ptr<AgentCli> build_agent_cli() {
 }
 
 Result<config::AgentConfig> AgentCli::resolve() const {
-  config::AgentConfig cfg = dev ? config::dev_defaults()
-                                : config::AgentConfig{};
+  config::AgentConfig cfg =
+      dev ? config::dev_defaults() : config::AgentConfig{};
   if (!config_path.empty()) {
     NW_ASSIGN_OR_RETURN(cfg, config::load_file(config_path, cfg));
   }

@@ -86,7 +86,8 @@ void print_json(const std::string& json);
 // A table for `-o table`: rows of cells, columns padded to line up.
 class Table {
  public:
-  explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
+  explicit Table(std::vector<std::string> header)
+      : header_(std::move(header)) {}
   void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
   std::string render() const;
 

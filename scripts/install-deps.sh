@@ -16,7 +16,7 @@ packages=(
   libboost-dev libboost-filesystem-dev nlohmann-json3-dev
   libssl-dev zlib1g-dev libbrotli-dev doctest-dev
   # servers and tools the tests and benchmarks drive
-  redis-server hyperfine procps wrk
+  redis-server hyperfine procps wrk curl python3
   # shells whose completion scripts the tests load
   bash zsh fish
 )

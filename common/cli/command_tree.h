@@ -23,9 +23,9 @@ struct CommandHints {
 struct CommandInfo {
   std::string path;
   std::string description;
-  std::vector<std::string> subcommands;      // names of direct children
-  std::vector<std::string> flags;            // "--dev", "-o", ... (no value)
-  std::vector<std::string> value_options;    // options that take a value
+  std::vector<std::string> subcommands;    // names of direct children
+  std::vector<std::string> flags;          // "--dev", "-o", ... (no value)
+  std::vector<std::string> value_options;  // options that take a value
   std::map<std::string, std::vector<std::string>> option_choices;
   std::vector<std::string> positional_choices;  // for the first positional
 };

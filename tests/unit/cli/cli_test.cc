@@ -64,8 +64,8 @@ TEST_SUITE("cli.completion") {
       CHECK(s.find("table") != std::string::npos);
       CHECK(s.find("--timeout") != std::string::npos);
     }
-    CHECK(nw::cli::generate_completion(nw::cli::Shell::bash, "nwctl",
-                                       *cli->app, cli->hints)
+    CHECK(nw::cli::generate_completion(nw::cli::Shell::bash, "nwctl", *cli->app,
+                                       cli->hints)
               .find("complete -F _nwctl nwctl") != std::string::npos);
   }
 

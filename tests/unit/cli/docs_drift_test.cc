@@ -38,8 +38,7 @@ std::string unroff(std::string s) {
 void check_completion_file(const std::string& program, nw::cli::Shell shell,
                            const std::string& ext, const CLI::App& app,
                            const nw::cli::CommandHints& hints) {
-  std::string want =
-      nw::cli::generate_completion(shell, program, app, hints);
+  std::string want = nw::cli::generate_completion(shell, program, app, hints);
   std::string have = read_file("completions/" + program + "." + ext);
   CHECK_MESSAGE(have == want, "completions/" << program << "." << ext
                                              << " is stale: run make generate");
@@ -55,8 +54,7 @@ TEST_SUITE("docs.drift") {
          nw::cli::flatten(*cli->app, cli->hints)) {
       if (!c.path.empty()) {
         CHECK_MESSAGE(man.find("nwctl " + c.path) != std::string::npos,
-                      "man/nwctl.1 does not document 'nwctl " << c.path
-                                                              << "'");
+                      "man/nwctl.1 does not document 'nwctl " << c.path << "'");
       }
       for (const auto& list : {c.flags, c.value_options}) {
         for (const std::string& f : list) {
@@ -104,7 +102,7 @@ TEST_SUITE("docs.drift") {
                           cli->hints);
     check_completion_file("nwagent", nw::cli::Shell::zsh, "zsh", *cli->app,
                           cli->hints);
-    check_completion_file("nwagent", nw::cli::Shell::fish, "fish",
-                          *cli->app, cli->hints);
+    check_completion_file("nwagent", nw::cli::Shell::fish, "fish", *cli->app,
+                          cli->hints);
   }
 }

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <atomic>
 #include <future>
 #include <mutex>
@@ -237,7 +239,13 @@ TEST_SUITE("http.server") {
     CHECK_FALSE(big.error().hint.empty());
 
     REQUIRE(wait_until([&] { return records.size() == 2; }));
+    // The observer runs after each response is sent, so the two records
+    // may arrive in either order.
     auto list = records.copy();
+    std::sort(list.begin(), list.end(),
+              [](const auto& a, const auto& b) { return a.status < b.status; });
+    CHECK(list[0].status == 200);
+    CHECK(list[0].route == "/v1/upload");
     CHECK(list[1].status == 413);
     CHECK(list[1].route == "unmatched");
   }
