@@ -41,37 +41,29 @@ bool valid_label_name(std::string_view name) {
   return true;
 }
 
-void append_label_value(std::string& out, std::string_view value) {
-  for (char c : value) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '"':
-        out += "\\\"";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        out += c;
+// Prometheus text format escaping: backslash and newline always, the
+// double quote only inside label values (HELP text is not quoted).
+void append_prom_escaped(std::string& out, std::string_view text,
+                         bool escape_quotes) {
+  for (char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '"' && escape_quotes) {
+      out += "\\\"";
+    } else {
+      out += c;
     }
   }
 }
 
+void append_label_value(std::string& out, std::string_view value) {
+  append_prom_escaped(out, value, true);
+}
+
 void append_help_text(std::string& out, std::string_view help) {
-  for (char c : help) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        out += c;
-    }
-  }
+  append_prom_escaped(out, help, false);
 }
 
 void append_header(std::string& out, std::string_view name,

@@ -428,24 +428,17 @@ TEST_SUITE("integration.foundation") {
 
   // ---- agent: signals ----
 
-  TEST_CASE("agent.sigterm_exits_0_and_logs_stopped") {
-    TempDir dir;
-    AgentProcess agent(dir);
-    NW_REQUIRE_OK(agent.start());
-    NW_REQUIRE_OK(agent.signal(SIGTERM));
-    CHECK(agent.wait_exit(20s) == 0);
-    INFO(agent.log_tail());
-    CHECK(contains(agent.current_log(), "stopped"));
-  }
-
-  TEST_CASE("agent.sigint_exits_0_and_logs_stopped") {
-    TempDir dir;
-    AgentProcess agent(dir);
-    NW_REQUIRE_OK(agent.start());
-    NW_REQUIRE_OK(agent.signal(SIGINT));
-    CHECK(agent.wait_exit(20s) == 0);
-    INFO(agent.log_tail());
-    CHECK(contains(agent.current_log(), "stopped"));
+  TEST_CASE("agent.sigterm_and_sigint_exit_0_and_log_stopped") {
+    for (int sig : {SIGTERM, SIGINT}) {
+      CAPTURE(sig);
+      TempDir dir;
+      AgentProcess agent(dir);
+      NW_REQUIRE_OK(agent.start());
+      NW_REQUIRE_OK(agent.signal(sig));
+      CHECK(agent.wait_exit(20s) == 0);
+      INFO(agent.log_tail());
+      CHECK(contains(agent.current_log(), "stopped"));
+    }
   }
 
   TEST_CASE("agent.sighup_reloads_log_level") {
