@@ -60,11 +60,11 @@ Histogram::Histogram(std::span<const double> bounds)
 }
 
 void Histogram::observe(double v) {
-  std::size_t i = bounds_.size();
-  if (!std::isnan(v)) {
-    i = static_cast<std::size_t>(
-        std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
-  }
+  // A NaN would make _sum NaN for the life of the process; it measures
+  // nothing, so it is dropped.
+  if (std::isnan(v)) return;
+  auto i = static_cast<std::size_t>(
+      std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
   sum_.fetch_add(v, std::memory_order_relaxed);
 }

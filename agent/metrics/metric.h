@@ -95,7 +95,7 @@ class Histogram {
   Histogram(const Histogram&) = delete;
   Histogram& operator=(const Histogram&) = delete;
 
-  // Counts v in the first bucket whose bound is >= v (NaN goes to +Inf).
+  // Counts v in the first bucket whose bound is >= v; a NaN is dropped.
   void observe(double v);
   Snapshot snapshot() const;
   std::span<const double> bounds() const { return bounds_; }

@@ -1,8 +1,9 @@
 // A stand-in for nwagent that harness_test starts through AgentProcess, so
 // the harness is tested without the real agent. It takes the harness's
 // default flags, creates the data dir, listens on --api and answers every
-// HTTP request with 200 {"status":"ready"}; SIGTERM/SIGINT end it with exit
-// 0 after logging "stopped". Extra flags: --fail (exit 3 at once),
+// HTTP request with 200 {"status":"ready"} (and its pid for /v1/status);
+// SIGTERM/SIGINT end it with exit 0 after logging "stopped". Extra flags:
+// --fail (exit 3 at once),
 // --ignore-sigterm, --say TEXT (logged once ready).
 
 #include <arpa/inet.h>
@@ -37,7 +38,12 @@ void answer(int conn) {
     if (n <= 0) return;
     req.append(buf, static_cast<size_t>(n));
   }
-  const std::string body = "{\"status\":\"ready\"}";
+  // /v1/status carries the pid, as the real agent's does: the harness
+  // checks it to be sure the agent answering is its own child.
+  const std::string body =
+      req.rfind("GET /v1/status ", 0) == 0
+          ? "{\"pid\":" + std::to_string(::getpid()) + ",\"status\":\"ready\"}"
+          : "{\"status\":\"ready\"}";
   const std::string resp =
       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
       "Content-Length: " +

@@ -344,6 +344,21 @@ TEST_SUITE("testsupport.agent_process") {
     CHECK(r->status == 200);
   }
 
+  TEST_CASE("harness.agent_process.another_ready_agent_is_not_taken_for_ours") {
+    TempDir dir;
+    AgentProcess first(dir, fake_agent("first"));
+    NW_REQUIRE_OK(first.start());
+    // A second agent on the same fixed port cannot bind it; the first one
+    // answers "ready" there, but its pid is not the second's.
+    AgentOptions o = fake_agent("second");
+    o.port = first.port();
+    AgentProcess second(dir, o);
+    Status st = second.start(std::chrono::seconds(5));
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.error().message.find("exited") != std::string::npos);
+    CHECK(first.running());
+  }
+
   TEST_CASE("harness.agent_process.sigterm_ignored_means_sigkill") {
     TempDir dir;
     AgentOptions o = fake_agent();

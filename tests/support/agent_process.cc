@@ -120,6 +120,23 @@ Status AgentProcess::launch() {
   return ok_status();
 }
 
+bool AgentProcess::answered_by_us(Duration timeout) const {
+  Result<HttpResponse> r =
+      http_get(host_port(), "/v1/status",
+               std::min<Duration>(timeout, std::chrono::seconds(2)));
+  if (!r.ok() || r->status != 200) return false;
+  // /v1/status is compact JSON; match the number whole ("pid":12 must not
+  // match "pid":123) without a JSON parser in the harness.
+  const std::string key = "\"pid\":" + std::to_string(pid_);
+  for (size_t at = r->body.find(key); at != std::string::npos;
+       at = r->body.find(key, at + 1)) {
+    char next =
+        at + key.size() < r->body.size() ? r->body[at + key.size()] : '\0';
+    if (next == ',' || next == '}') return true;
+  }
+  return false;
+}
+
 Status AgentProcess::wait_ready(Duration timeout) {
   const MonoTime deadline = mono_now() + timeout;
   auto nap = std::chrono::milliseconds(5);
@@ -138,9 +155,15 @@ Status AgentProcess::wait_ready(Duration timeout) {
     Result<HttpResponse> r =
         http_get(host_port(), "/v1/health/ready",
                  std::min<Duration>(left, std::chrono::seconds(2)));
-    if (r.ok() && r->status == 200) return ok_status();
-    last = r.ok() ? "HTTP " + std::to_string(r->status) + " " + r->body
-                  : r.error().message;
+    if (r.ok() && r->status == 200) {
+      // Ready, but is it ours? Another agent may hold the port (a parallel
+      // test run, or the free_port() race); ours reports our child's pid.
+      if (answered_by_us(left)) return ok_status();
+      last = "an agent that is not ours answers on " + addr();
+    } else {
+      last = r.ok() ? "HTTP " + std::to_string(r->status) + " " + r->body
+                    : r.error().message;
+    }
     std::this_thread::sleep_for(nap);
     nap = std::min(nap * 2, std::chrono::milliseconds(100));
   }

@@ -121,6 +121,8 @@ class AgentProcess {
                     Duration timeout = std::chrono::seconds(10)) const;
 
  private:
+  // Whether the agent answering /v1/status on our port is our child.
+  bool answered_by_us(Duration timeout) const;
   void build_argv();
   void reset();
 

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include <string>
 #include <thread>
 #include <vector>
@@ -85,6 +87,16 @@ TEST_SUITE("metrics.registry") {
           "nw_request_seconds_bucket{route=\"/v1/status\",le=\"+Inf\"} 4\n"
           "nw_request_seconds_sum{route=\"/v1/status\"} 7.45\n"
           "nw_request_seconds_count{route=\"/v1/status\"} 4\n");
+  }
+
+  TEST_CASE("observe.nan_is_dropped") {
+    Registry r;
+    auto& h = r.histogram("nw_x_seconds", "x", {}, {1});
+    h.with().observe(0.5);
+    h.with().observe(std::nan(""));
+    auto snap = h.with().snapshot();
+    CHECK(snap.cumulative.back() == 1);
+    CHECK(snap.sum == doctest::Approx(0.5));
   }
 
   TEST_CASE("render.histogram_without_labels_uses_default_buckets") {
