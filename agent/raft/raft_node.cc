@@ -1,5 +1,7 @@
 #include "agent/raft/raft_node.h"
 
+#include <algorithm>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -142,6 +144,7 @@ std::string RaftNode::leader_hint() const {
 }
 
 Status RaftNode::step(const Message& m) {
+  NW_ASSERT(!ready_out_, "step: a Ready is outstanding");
   if (m.to != id_) {
     return Error(Code::invalid_argument,
                  "step: message for node " + std::to_string(m.to.value()) +
@@ -257,6 +260,7 @@ Status RaftNode::step(const Message& m) {
 }
 
 Status RaftNode::propose(std::string data) {
+  NW_ASSERT(!ready_out_, "propose: a Ready is outstanding");
   if (role_ != Role::leader) {
     return Error(Code::unavailable, "propose: not the leader; " + leader_hint(),
                  "send the proposal to the leader", "raft");

@@ -261,8 +261,9 @@ void RaftNode::on_committed() {
   }
   broadcast_append();
   // A leader that removed itself leads until the removal commits.
-  if (!membership_.is_voter(id_) && !conf_history_.empty() &&
-      conf_history_.back().first <= log_.committed()) {
+  if (!membership_.is_voter(id_) &&
+      (conf_history_.empty() ||
+       conf_history_.back().first <= log_.committed())) {
     become_follower(term_, kNoNode);
   }
 }
