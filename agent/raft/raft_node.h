@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -161,6 +162,11 @@ class RaftNode {
   // The term of entry i in this node's log (including unpersisted
   // entries); nullopt when compacted or absent. For checkers and tools.
   std::optional<Term> log_term(LogIndex i) const { return log_.term(i); }
+  // Entries [lo, hi) of this node's log (including unpersisted ones).
+  // Errors: Code::not_found when lo is compacted.
+  Result<std::vector<Entry>> log_entries(LogIndex lo, LogIndex hi) const {
+    return log_.entries(lo, hi, std::numeric_limits<std::uint64_t>::max());
+  }
 
  private:
   struct PendingRead {
