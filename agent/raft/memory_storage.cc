@@ -36,9 +36,9 @@ Result<std::vector<Entry>> MemoryStorage::entries(
     LogIndex lo, LogIndex hi, std::uint64_t max_bytes) const {
   const LogIndex base = ents_[0].index;
   if (lo <= base) {
-    return storage_error(Code::not_found,
-                         "entries: index " + std::to_string(lo.value()) +
-                             " is compacted");
+    return storage_error(
+        Code::not_found,
+        "entries: index " + std::to_string(lo.value()) + " is compacted");
   }
   NW_ASSERT(lo < hi && hi <= last_index() + 1, "entries: range out of log");
   std::vector<Entry> out;
@@ -76,8 +76,8 @@ Status MemoryStorage::apply_snapshot(Snapshot snap) {
     return storage_error(Code::failed_precondition,
                          "apply snapshot: older than the current snapshot");
   }
-  ents_.assign(1, Entry{snap.meta.term, snap.meta.index, EntryType::normal,
-                        {}});
+  ents_.assign(1,
+               Entry{snap.meta.term, snap.meta.index, EntryType::normal, {}});
   snapshot_ = std::move(snap);
   return ok_status();
 }

@@ -115,10 +115,9 @@ Status RaftNode::step_vote_request(const Message& m) {
 }
 
 void RaftNode::step_vote_response(const Message& m) {
-  const bool mine = (role_ == Role::pre_candidate &&
-                     m.type == MessageType::pre_vote_resp) ||
-                    (role_ == Role::candidate &&
-                     m.type == MessageType::vote_resp);
+  const bool mine =
+      (role_ == Role::pre_candidate && m.type == MessageType::pre_vote_resp) ||
+      (role_ == Role::candidate && m.type == MessageType::vote_resp);
   if (!mine || !membership_.is_voter(m.from)) return;
   votes_[m.from] = !m.reject;
   std::size_t granted = 0;

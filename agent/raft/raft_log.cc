@@ -153,8 +153,8 @@ LogIndex RaftLog::stable_last() const {
 void RaftLog::stable_to(LogIndex i, Term t) {
   if (i < unstable_offset_ || i > last_index()) return;
   if (unstable_[i.value() - unstable_offset_.value()].term != t) return;
-  const auto n = static_cast<std::ptrdiff_t>(i.value() + 1 -
-                                             unstable_offset_.value());
+  const auto n =
+      static_cast<std::ptrdiff_t>(i.value() + 1 - unstable_offset_.value());
   unstable_.erase(unstable_.begin(), unstable_.begin() + n);
   unstable_offset_ = i + 1;
 }

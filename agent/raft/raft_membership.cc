@@ -85,8 +85,7 @@ Status RaftNode::propose_conf_change(ConfChange cc) {
                  "conf change: the leader has not committed in its term yet",
                  "retry shortly", "raft");
   }
-  if (!conf_history_.empty() &&
-      conf_history_.back().first > log_.committed()) {
+  if (!conf_history_.empty() && conf_history_.back().first > log_.committed()) {
     return Error(Code::failed_precondition,
                  "conf change: another membership change is not committed "
                  "yet",
@@ -122,8 +121,8 @@ Status RaftNode::transfer_leadership(NodeId target) {
   if (target == id_) return ok_status();
   if (!membership_.is_voter(target)) {
     return Error(Code::invalid_argument,
-                 "transfer leadership: node " +
-                     std::to_string(target.value()) + " is not a voter",
+                 "transfer leadership: node " + std::to_string(target.value()) +
+                     " is not a voter",
                  "pick a voting member", "raft");
   }
   if (transferee_ == target) return ok_status();

@@ -174,8 +174,7 @@ Status RaftNode::step(const Message& m) {
     }
   } else if (m.term < term_) {
     if ((config_.check_quorum || config_.pre_vote) &&
-        (m.type == MessageType::append ||
-         m.type == MessageType::heartbeat)) {
+        (m.type == MessageType::append || m.type == MessageType::heartbeat)) {
       // Tell a stale leader about the newer term so it steps down.
       Message resp;
       resp.type = MessageType::append_resp;
@@ -317,7 +316,8 @@ void RaftNode::advance() {
     log_.stable_snapshot();
     log_.applied_to(snap);
   }
-  if (ready_stable_) log_.stable_to(ready_stable_->first, ready_stable_->second);
+  if (ready_stable_)
+    log_.stable_to(ready_stable_->first, ready_stable_->second);
   log_.applied_to(ready_applied_);
   if (role_ == Role::leader) update_self_match();
   prune_conf_history();

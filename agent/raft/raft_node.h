@@ -84,7 +84,7 @@ struct NodeStatus {
   LogIndex applied;
   LogIndex last_index;
   Membership membership;
-  NodeId transferee;                   // leadership transfer target
+  NodeId transferee;                    // leadership transfer target
   std::map<NodeId, Progress> progress;  // leader only
 };
 
@@ -256,7 +256,7 @@ class RaftNode {
   LogIndex self_match_;  // our own durable last index, for commit
   NodeId transferee_;
   int transfer_elapsed_ = 0;
-  std::deque<PendingRead> reads_;                  // waiting for a round
+  std::deque<PendingRead> reads_;  // waiting for a round
   std::vector<std::pair<std::uint64_t, NodeId>> reads_before_commit_;
   std::uint64_t read_round_ = 0;
 

@@ -35,7 +35,8 @@ bool RaftNode::send_append(NodeId to, bool send_if_empty) {
   std::vector<Entry> ents;
   const LogIndex last = log_.last_index();
   if (pr.next <= last) {
-    const LogIndex hi = std::min(last + 1, pr.next + config_.max_entries_per_msg);
+    const LogIndex hi =
+        std::min(last + 1, pr.next + config_.max_entries_per_msg);
     auto got = log_.entries(pr.next, hi, config_.max_bytes_per_msg);
     if (!got.ok()) return false;  // storage trouble: retry on a later call
     ents = std::move(got).value();

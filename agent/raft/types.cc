@@ -19,8 +19,8 @@ Result<ConfChange> decode_conf_change(std::string_view data) {
       static_cast<std::uint8_t>(data[0]) >
           static_cast<std::uint8_t>(ConfChangeType::remove)) {
     return Error(Code::corruption,
-                 "decode conf change: expected 9 bytes with a known type",
-                 {}, "raft");
+                 "decode conf change: expected 9 bytes with a known type", {},
+                 "raft");
   }
   std::uint64_t v = 0;
   for (int i = 0; i < 8; ++i) {
@@ -65,8 +65,7 @@ Result<Membership> apply_conf_change(const Membership& m,
       out.learners.erase(cc.node);
       return out;
   }
-  return Error(Code::invalid_argument, "conf change: unknown type", {},
-               "raft");
+  return Error(Code::invalid_argument, "conf change: unknown type", {}, "raft");
 }
 
 std::string_view to_string(MessageType t) {
