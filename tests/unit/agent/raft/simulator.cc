@@ -809,7 +809,9 @@ SimOptions options_for_seed(std::uint64_t seed, int voters) {
 
 std::string replay_command(std::uint64_t seed, int voters,
                            bool break_commit_rule) {
-  return "build-raft/tests/unit/agent/raft/raft_soak --seeds " +
+  // The path of the default build (make build); another build dir has the
+  // same layout under its own name.
+  return "build/tests/unit/agent/raft/raft_soak --seeds " +
          std::to_string(seed) + ".." + std::to_string(seed) + " --nodes " +
          std::to_string(voters) +
          (break_commit_rule ? " --break-commit-rule" : "") + " --trace";
