@@ -143,6 +143,43 @@ std::string RaftNode::leader_hint() const {
   return "leader is node " + std::to_string(lead_.value());
 }
 
+namespace {
+
+// What every correct sender guarantees about a message's entries: an append
+// carries consecutive entries right after `index`, with terms that never
+// go down and are not newer than the sender's term.
+Status check_message_shape(const Message& m) {
+  auto bad = [&](const std::string& why) {
+    return Error(Code::invalid_argument,
+                 "step: malformed " + std::string(to_string(m.type)) +
+                     " from node " + std::to_string(m.from.value()) + ": " +
+                     why,
+                 {}, "raft");
+  };
+  if (m.entries.empty()) return ok_status();
+  if (m.type != MessageType::append) {
+    return bad("only append messages carry entries");
+  }
+  Term prev = m.log_term;
+  for (std::size_t i = 0; i < m.entries.size(); ++i) {
+    const Entry& e = m.entries[i];
+    if (e.index != m.index + (i + 1)) {
+      return bad("entry " + std::to_string(i) + " has index " +
+                 std::to_string(e.index.value()) + ", expected " +
+                 std::to_string((m.index + (i + 1)).value()));
+    }
+    if (e.term < prev || e.term > m.term) {
+      return bad("entry " + std::to_string(e.index.value()) + " has term " +
+                 std::to_string(e.term.value()) +
+                 " outside the append's terms");
+    }
+    prev = e.term;
+  }
+  return ok_status();
+}
+
+}  // namespace
+
 Status RaftNode::step(const Message& m) {
   NW_ASSERT(!ready_out_, "step: a Ready is outstanding");
   if (m.to != id_) {
@@ -151,6 +188,9 @@ Status RaftNode::step(const Message& m) {
                      " delivered to node " + std::to_string(id_.value()),
                  {}, "raft");
   }
+  // Messages come from other processes: refuse a structurally impossible
+  // one here rather than trip an invariant check deeper in the core.
+  NW_RETURN_IF_ERROR(check_message_shape(m));
   const bool vote_request =
       m.type == MessageType::vote || m.type == MessageType::pre_vote;
   if (m.term > term_) {

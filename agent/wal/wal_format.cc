@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "agent/raft/byte_io.h"
 #include "common/base/crc32c.h"
 
 namespace nw::wal {
@@ -10,76 +11,15 @@ namespace {
 
 using raft::Entry;
 using raft::EntryType;
+using raft::get_u32;
 using raft::LogIndex;
 using raft::NodeId;
+using raft::put_u32;
+using raft::put_u64;
+using raft::put_u8;
 using raft::Term;
-
-void put_u8(std::string* out, std::uint8_t v) {
-  out->push_back(static_cast<char>(v));
-}
-
-void put_u32(std::string* out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i)
-    put_u8(out, static_cast<std::uint8_t>(v >> (8 * i)));
-}
-
-void put_u64(std::string* out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i)
-    put_u8(out, static_cast<std::uint8_t>(v >> (8 * i)));
-}
-
-std::uint32_t get_u32(std::string_view s, std::size_t pos) {
-  std::uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) {
-    v = (v << 8) |
-        static_cast<std::uint8_t>(s[pos + static_cast<std::size_t>(i)]);
-  }
-  return v;
-}
-
-// A cursor over a payload; every read fails once the payload is exhausted.
-class Reader {
- public:
-  explicit Reader(std::string_view s) : s_(s) {}
-
-  bool u8(std::uint8_t* v) {
-    if (s_.size() - pos_ < 1) return false;
-    *v = static_cast<std::uint8_t>(s_[pos_++]);
-    return true;
-  }
-  bool u32(std::uint32_t* v) {
-    if (s_.size() - pos_ < 4) return false;
-    *v = get_u32(s_, pos_);
-    pos_ += 4;
-    return true;
-  }
-  bool u64(std::uint64_t* v) {
-    std::uint32_t lo = 0;
-    std::uint32_t hi = 0;
-    if (!u32(&lo) || !u32(&hi)) return false;
-    *v = (static_cast<std::uint64_t>(hi) << 32) | lo;
-    return true;
-  }
-  template <class Strong>
-  bool strong(Strong* v) {
-    std::uint64_t raw = 0;
-    if (!u64(&raw)) return false;
-    *v = Strong(raw);
-    return true;
-  }
-  bool bytes(std::uint64_t n, std::string_view* v) {
-    if (s_.size() - pos_ < n) return false;
-    *v = s_.substr(pos_, static_cast<std::size_t>(n));
-    pos_ += static_cast<std::size_t>(n);
-    return true;
-  }
-  bool done() const { return pos_ == s_.size(); }
-  std::size_t pos() const { return pos_; }
-
- private:
-  std::string_view s_;
-  std::size_t pos_ = 0;
-};
+// The cursor every payload decoder below reads with.
+using Reader = raft::ByteReader;
 
 void append_frame(std::string* out, RecordType type, std::string_view payload) {
   const char type_byte = static_cast<char>(type);

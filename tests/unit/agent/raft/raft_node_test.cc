@@ -63,6 +63,31 @@ Message append(std::uint64_t term, std::uint64_t prev_index,
 }  // namespace
 
 TEST_SUITE("raft.node") {
+  TEST_CASE("step.malformed_append_is_refused_not_asserted") {
+    Follower f({entry(1, 1), entry(1, 2)}, 1);
+    auto refused = [&](Message m) {
+      m.to = NodeId(1);
+      Status st = f.node->step(m);
+      CHECK_FALSE(st.ok());
+      if (!st.ok()) CHECK(st.error().code == Code::invalid_argument);
+    };
+    // A gap: the entry does not follow the previous index.
+    refused(append(1, 2, 1, {entry(1, 5)}));
+    // Not consecutive.
+    refused(append(1, 2, 1, {entry(1, 3), entry(1, 5)}));
+    // An entry newer than the sender's term; terms going down.
+    refused(append(1, 2, 1, {entry(2, 3)}));
+    refused(append(2, 2, 1, {entry(2, 3), entry(1, 4)}));
+    // Entries on a message type that never carries them.
+    Message hb = append(1, 2, 1, {entry(1, 3)});
+    hb.type = MessageType::heartbeat;
+    refused(hb);
+    // The log is untouched and a well-formed append still works.
+    CHECK(f.storage.last_index() == LogIndex(2));
+    f.step(append(1, 2, 1, {entry(1, 3)}));
+    CHECK(f.storage.last_index() == LogIndex(3));
+  }
+
   TEST_CASE("election.leader_commits_noop_of_its_term") {
     Cluster c(3);
     c.elect(1);
