@@ -1,36 +1,20 @@
 #include "agent/metrics/process_collector.h"
 
 #include <doctest/doctest.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "tests/support/temp_dir.h"
+
 namespace nw::metrics {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory under /tmp, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/nw-metrics-test-XXXXXX";
-    char* p = ::mkdtemp(tmpl);
-    REQUIRE(p != nullptr);
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testsupport::TempDir;
 
 void write(const fs::path& p, const std::string& text) {
   fs::create_directories(p.parent_path());
@@ -92,7 +76,7 @@ TEST_SUITE("metrics.process_collector") {
 
   TEST_CASE("read.missing_proc_is_io_error") {
     TempDir dir;
-    ProcessCollector pc(dir.path() + "/nothing");
+    ProcessCollector pc((dir / "nothing").string());
     auto r = pc.read();
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == Code::io_error);

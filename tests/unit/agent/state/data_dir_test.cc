@@ -87,7 +87,7 @@ TEST_SUITE("state.data_dir") {
     auto dir = DataDir::open(tmp / "data", "node-b");
     REQUIRE_FALSE(dir.ok());
     CHECK(dir.error().code == Code::failed_precondition);
-    CHECK(dir.error().message == "data directory " + (tmp / "data") +
+    CHECK(dir.error().message == "data directory " + (tmp / "data").string() +
                                      " belongs to node node-a, not node-b");
     CHECK(contains(dir.error().hint, "node-a"));
     // The refusal released the lock.
@@ -111,7 +111,8 @@ TEST_SUITE("state.data_dir") {
     auto second = DataDir::open(tmp / "data", "");
     REQUIRE_FALSE(second.ok());
     CHECK(second.error().code == Code::failed_precondition);
-    CHECK(second.error().message == "data directory " + (tmp / "data") +
+    CHECK(second.error().message == "data directory " +
+                                        (tmp / "data").string() +
                                         " is in use by another nwagent (pid " +
                                         std::to_string(::getpid()) + ")");
     CHECK(second.error().hint ==
@@ -139,7 +140,7 @@ TEST_SUITE("state.data_dir") {
     REQUIRE_FALSE(dir.ok());
     CHECK(dir.error().code == Code::failed_precondition);
     CHECK(dir.error().message ==
-          "data directory " + (tmp / "data") +
+          "data directory " + (tmp / "data").string() +
               " has format version 2; this nwagent supports up to 1");
     CHECK(dir.error().hint == "upgrade nwagent");
     CHECK(read_file(tmp / "data/VERSION") == "2\n");

@@ -149,7 +149,7 @@ TEST_SUITE("state.state_db") {
     auto db = StateDb::open(tmp / "state.db");
     REQUIRE_FALSE(db.ok());
     CHECK(db.error().code == Code::corruption);
-    CHECK(contains(db.error().message, tmp / "state.db"));
+    CHECK(contains(db.error().message, (tmp / "state.db").string()));
     CHECK(contains(db.error().message, "not a database"));
     CHECK(contains(db.error().hint, "aside"));
   }
@@ -179,7 +179,7 @@ TEST_SUITE("state.state_db") {
     auto db = StateDb::open(tmp / "state.db");
     REQUIRE_FALSE(db.ok());
     CHECK(db.error().code == Code::io_error);
-    CHECK(contains(db.error().message, tmp / "state.db"));
+    CHECK(contains(db.error().message, (tmp / "state.db").string()));
   }
 
   TEST_CASE("meta.get_and_set") {

@@ -1,40 +1,19 @@
 #pragma once
 
 #include <doctest/doctest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <string_view>
 
+#include "tests/support/temp_dir.h"
+
 namespace nw::state::test {
 
-// A fresh directory under /tmp for one test case, removed with everything
-// in it when the case ends.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/nw-state-test-XXXXXX";
-    char* p = ::mkdtemp(tmpl);
-    REQUIRE(p != nullptr);
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string operator/(std::string_view name) const {
-    return path_ + "/" + std::string(name);
-  }
-
- private:
-  std::string path_;
-};
+// The harness's temp dir (tests/support): removed with everything in it
+// when the case ends, kept with NW_TEST_KEEP=1.
+using TempDir = testsupport::TempDir;
 
 inline void write_file(const std::string& path, std::string_view content) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
