@@ -1,0 +1,387 @@
+#include "agent/raft_host/raft_host.h"
+
+#include <utility>
+
+#include "agent/raft/message_codec.h"
+#include "common/base/log.h"
+
+namespace nw::raft_host {
+namespace {
+
+const log::Logger& logger() {
+  static const log::Logger l("raft_host");
+  return l;
+}
+
+Error unavailable(std::string message) {
+  return Error(Code::unavailable, std::move(message), "retry", "raft_host");
+}
+
+}  // namespace
+
+RaftHost::RaftHost(HostOptions options, transport::Transport& transport,
+                   PeerMap peers, ApplyFn apply)
+    : options_(std::move(options)),
+      transport_(transport),
+      apply_(std::move(apply)),
+      peers_(std::make_shared<const PeerMap>(std::move(peers))) {
+  status_.id = options_.raft.id;
+}
+
+RaftHost::~RaftHost() { stop(); }
+
+Status RaftHost::start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) {
+    return Error(Code::failed_precondition, "raft host: start after stop",
+                 "create a new host over the same storage", "raft_host");
+  }
+  if (started_) return ok_status();
+  if (options_.raft.storage == nullptr) {
+    return Error(Code::invalid_argument, "raft host: config has no storage", {},
+                 "raft_host");
+  }
+  if (options_.tick_interval <= Duration::zero()) {
+    return Error(Code::invalid_argument,
+                 "raft host: tick_interval must be positive", {}, "raft_host");
+  }
+  NW_RETURN_IF_ERROR(raft::validate(options_.raft));
+  node_ = std::make_unique<raft::RaftNode>(options_.raft);
+  // The core assumes the state machine was restored from the storage's
+  // snapshot and re-delivers the committed entries after it.
+  applied_ = options_.raft.storage->snapshot_meta().index;
+  started_ = true;
+  status_.running = true;
+  thread_ = std::thread([this] { run(); });
+  return ok_status();
+}
+
+void RaftHost::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  // The host thread is gone: its state is ours now.
+  const Error e = unavailable("raft host stopped");
+  fail_all_pending(e);
+  std::vector<Proposal> proposals;
+  std::vector<std::promise<Status>> reads;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    proposals.swap(proposals_);
+    reads.swap(read_requests_);
+    inbox_.clear();
+    status_.running = false;
+  }
+  for (Proposal& p : proposals) p.promise.set_value(e);
+  for (std::promise<Status>& r : reads) r.set_value(e);
+}
+
+void RaftHost::set_peers(PeerMap peers) {
+  auto p = std::make_shared<const PeerMap>(std::move(peers));
+  std::lock_guard<std::mutex> lock(mu_);
+  peers_ = std::move(p);
+}
+
+void RaftHost::deliver(const std::string& from_node, std::string_view payload) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!started_ || stopping_ || !status_.running) return;
+    if (inbox_.size() >= options_.max_inbox) {
+      ++status_.dropped_inbox_full;
+      logger().debug("inbox full; message dropped", {{"from", from_node}});
+      return;
+    }
+    inbox_.emplace_back(payload);
+  }
+  cv_.notify_one();
+}
+
+std::future<Result<raft::LogIndex>> RaftHost::propose(std::string data) {
+  std::promise<Result<raft::LogIndex>> promise;
+  auto future = promise.get_future();
+  if (data.empty()) {
+    promise.set_value(Error(Code::invalid_argument,
+                            "propose: empty data is reserved for the "
+                            "leader's no-op",
+                            "propose a non-empty command", "raft_host"));
+    return future;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_ && !stopping_ && status_.running) {
+      proposals_.push_back(Proposal{std::move(data), std::move(promise)});
+      cv_.notify_one();
+      return future;
+    }
+  }
+  promise.set_value(unavailable("propose: raft host is not running"));
+  return future;
+}
+
+std::future<Status> RaftHost::read_barrier() {
+  std::promise<Status> promise;
+  auto future = promise.get_future();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_ && !stopping_ && status_.running) {
+      read_requests_.push_back(std::move(promise));
+      cv_.notify_one();
+      return future;
+    }
+  }
+  promise.set_value(unavailable("read barrier: raft host is not running"));
+  return future;
+}
+
+HostStatus RaftHost::status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_;
+}
+
+void RaftHost::run() {
+  using Clock = std::chrono::steady_clock;
+  auto next_tick = Clock::now() + options_.tick_interval;
+  std::vector<std::string> inbox;
+  std::vector<Proposal> proposals;
+  std::vector<std::promise<Status>> reads;
+  Status failed;
+  publish_status();
+  while (failed.ok()) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_until(lock, next_tick, [&] {
+        return stopping_ || !inbox_.empty() || !proposals_.empty() ||
+               !read_requests_.empty();
+      });
+      if (stopping_) break;
+      inbox.swap(inbox_);
+      proposals.swap(proposals_);
+      reads.swap(read_requests_);
+    }
+    handle_inbox(inbox);
+    const auto now = Clock::now();
+    if (now >= next_tick) {
+      node_->tick();
+      ++ticks_;
+      expire_reads();
+      next_tick += options_.tick_interval;
+      // After a long stall, tick once rather than catching up in a burst
+      // (a burst could start an election that nothing justifies).
+      if (next_tick < now) next_tick = now + options_.tick_interval;
+    }
+    handle_proposals(proposals);
+    handle_reads(reads);
+    failed = drain_ready();
+    publish_status();
+  }
+  if (!failed.ok()) {
+    logger().error("persist failed; raft group stopped",
+                   {{"group", options_.group},
+                    {"node", node_->id().value()},
+                    {"error", failed.error().to_string()}});
+    const Error e = failed.error().wrap("raft group stopped");
+    fail_all_pending(e);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      status_.running = false;
+      status_.failure = failed.error();
+      proposals.swap(proposals_);
+      reads.swap(read_requests_);
+    }
+    for (Proposal& p : proposals) p.promise.set_value(e);
+    for (std::promise<Status>& r : reads) r.set_value(e);
+  }
+}
+
+void RaftHost::handle_inbox(std::vector<std::string>& inbox) {
+  for (const std::string& payload : inbox) {
+    Result<raft::Message> m = raft::decode_message(payload);
+    if (!m.ok()) {
+      logger().warn(
+          "undecodable raft message dropped",
+          {{"group", options_.group}, {"error", m.error().to_string()}});
+      std::lock_guard<std::mutex> lock(mu_);
+      ++status_.dropped_bad_message;
+      continue;
+    }
+    Status s = node_->step(*m);
+    if (!s.ok()) {
+      logger().debug(
+          "raft message refused",
+          {{"group", options_.group}, {"error", s.error().to_string()}});
+      std::lock_guard<std::mutex> lock(mu_);
+      ++status_.dropped_bad_message;
+    }
+  }
+  inbox.clear();
+}
+
+void RaftHost::handle_proposals(std::vector<Proposal>& proposals) {
+  for (Proposal& p : proposals) {
+    Status s = node_->propose(std::move(p.data));
+    if (!s.ok()) {
+      p.promise.set_value(s.error());
+      continue;
+    }
+    // The entry is the node's last one now, in its current term.
+    const raft::LogIndex index = node_->last_index();
+    auto [it, inserted] = pending_proposals_.try_emplace(
+        index, PendingProposal{node_->term(), std::move(p.promise)});
+    // A leftover at the same index belongs to an older term: that entry
+    // was overwritten before it reached us.
+    if (!inserted) {
+      it->second.promise.set_value(
+          unavailable("proposal lost in a leader change, retry"));
+      it->second = PendingProposal{node_->term(), std::move(p.promise)};
+    }
+  }
+  proposals.clear();
+}
+
+void RaftHost::handle_reads(std::vector<std::promise<Status>>& reads) {
+  for (std::promise<Status>& r : reads) {
+    const std::uint64_t ctx = next_read_ctx_++;
+    Status s = node_->read_index(ctx);
+    if (!s.ok()) {
+      r.set_value(s.error());
+      continue;
+    }
+    reads_in_flight_.emplace(
+        ctx, PendingRead{ticks_ + static_cast<std::uint64_t>(
+                                      options_.read_timeout_ticks),
+                         std::move(r)});
+  }
+  reads.clear();
+}
+
+Status RaftHost::drain_ready() {
+  raft::LogStorage& storage = *options_.raft.storage;
+  while (node_->has_ready()) {
+    raft::Ready rd = node_->ready();
+    // 1-3: durable before anything of this Ready leaves the node.
+    if (rd.snapshot) {
+      const raft::LogIndex index = rd.snapshot->meta.index;
+      NW_RETURN_IF_ERROR(storage.apply_snapshot(std::move(*rd.snapshot)));
+      // No state machine restore hook yet (see README.md): the controller
+      // adds one with its snapshots.
+      applied_ = index;
+    }
+    if (!rd.entries.empty()) NW_RETURN_IF_ERROR(storage.append(rd.entries));
+    if (rd.hard_state)
+      NW_RETURN_IF_ERROR(storage.set_hard_state(*rd.hard_state));
+    send_messages(rd.messages);
+    apply_committed(rd.committed_entries);
+    serve_reads(rd.read_states);
+    node_->advance();
+  }
+  return ok_status();
+}
+
+void RaftHost::send_messages(std::vector<raft::Message>& messages) {
+  if (messages.empty()) return;
+  std::shared_ptr<const PeerMap> peers;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    peers = peers_;
+  }
+  std::uint64_t unknown = 0;
+  for (const raft::Message& m : messages) {
+    auto it = peers->find(m.to);
+    if (it == peers->end()) {
+      ++unknown;
+      continue;
+    }
+    // A false return (queue full, not connected yet) is a lost message;
+    // the transport counts it and Raft retries.
+    (void)transport_.send(it->second, options_.group, raft::encode_message(m));
+  }
+  if (unknown > 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_.dropped_unknown_peer += unknown;
+  }
+}
+
+void RaftHost::apply_committed(const std::vector<raft::Entry>& entries) {
+  for (const raft::Entry& e : entries) {
+    applied_ = e.index;
+    if (e.type == raft::EntryType::normal && !e.data.empty() && apply_) {
+      apply_(e);
+    }
+    auto it = pending_proposals_.find(e.index);
+    if (it != pending_proposals_.end()) {
+      if (it->second.term == e.term) {
+        it->second.promise.set_value(e.index);
+      } else {
+        it->second.promise.set_value(
+            unavailable("proposal lost in a leader change, retry"));
+      }
+      pending_proposals_.erase(it);
+    }
+  }
+  // A proposal below the applied index that we never saw applied (a
+  // snapshot jumped over it) cannot be confirmed either way.
+  while (!pending_proposals_.empty() &&
+         pending_proposals_.begin()->first <= applied_) {
+    pending_proposals_.begin()->second.promise.set_value(
+        unavailable("proposal outcome unknown after a snapshot, retry"));
+    pending_proposals_.erase(pending_proposals_.begin());
+  }
+  while (!reads_waiting_apply_.empty() &&
+         reads_waiting_apply_.begin()->first <= applied_) {
+    reads_waiting_apply_.begin()->second.set_value(ok_status());
+    reads_waiting_apply_.erase(reads_waiting_apply_.begin());
+  }
+}
+
+void RaftHost::serve_reads(const std::vector<raft::ReadState>& read_states) {
+  for (const raft::ReadState& rs : read_states) {
+    auto it = reads_in_flight_.find(rs.context);
+    if (it == reads_in_flight_.end()) continue;  // expired, or a duplicate
+    if (rs.index <= applied_) {
+      it->second.promise.set_value(ok_status());
+    } else {
+      reads_waiting_apply_.emplace(rs.index, std::move(it->second.promise));
+    }
+    reads_in_flight_.erase(it);
+  }
+}
+
+void RaftHost::expire_reads() {
+  for (auto it = reads_in_flight_.begin(); it != reads_in_flight_.end();) {
+    if (it->second.deadline_tick <= ticks_) {
+      it->second.promise.set_value(
+          Error(Code::timeout, "read barrier: no answer from the leader",
+                "retry; the read was probably dropped in a leader change",
+                "raft_host"));
+      it = reads_in_flight_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void RaftHost::publish_status() {
+  std::lock_guard<std::mutex> lock(mu_);
+  status_.id = node_->id();
+  status_.role = node_->role();
+  status_.term = node_->term();
+  status_.leader = node_->leader();
+  status_.commit = node_->commit_index();
+  status_.applied = applied_;
+  status_.last_index = node_->last_index();
+}
+
+void RaftHost::fail_all_pending(const Error& e) {
+  for (auto& [index, p] : pending_proposals_) p.promise.set_value(e);
+  pending_proposals_.clear();
+  for (auto& [ctx, r] : reads_in_flight_) r.promise.set_value(e);
+  reads_in_flight_.clear();
+  for (auto& [index, r] : reads_waiting_apply_) r.set_value(e);
+  reads_waiting_apply_.clear();
+}
+
+}  // namespace nw::raft_host
