@@ -1,0 +1,198 @@
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "agent/controller/command.h"
+#include "agent/raft/byte_io.h"
+#include "agent/raft/rand.h"
+
+namespace nw::controller {
+namespace {
+
+RegisterNode sample_register() {
+  RegisterNode c;
+  c.node.id = "nw-1a2b3c4d";
+  c.node.raft_id = raft::NodeId(7);
+  c.node.api_addr = "10.0.0.1:7000";
+  c.node.peer_addr = "10.0.0.1:7001";
+  c.node.labels = {{"rack", "r1"}, {"zone", "eu-1"}};
+  c.node.role = NodeRecord::Role::learner;
+  return c;
+}
+
+// One or more samples of every command type, in CommandType order.
+std::vector<Command> samples() {
+  std::vector<Command> out;
+  out.emplace_back(sample_register());
+  RegisterNode bare;
+  bare.node.id = "x";
+  bare.node.raft_id = raft::NodeId(std::numeric_limits<std::uint64_t>::max());
+  out.emplace_back(bare);
+  out.emplace_back(UpdateNode{"nw-1", "a:1", "b:2", {{{"k", "v"}}}});
+  out.emplace_back(UpdateNode{"nw-1", std::nullopt, "b:2", std::nullopt});
+  out.emplace_back(UpdateNode{"nw-1", std::nullopt, std::nullopt,
+                              std::map<std::string, std::string>{}});
+  out.emplace_back(UpdateNode{"nw-1", {}, {}, {}});
+  out.emplace_back(SetRole{"nw-2", NodeRecord::Role::voter});
+  out.emplace_back(SetRole{"nw-2", NodeRecord::Role::learner});
+  out.emplace_back(SetState{"nw-3", NodeRecord::State::unreachable});
+  out.emplace_back(SetState{"nw-3", NodeRecord::State::left});
+  out.emplace_back(Heartbeat{"nw-4", 1'700'000'000'123});
+  out.emplace_back(Heartbeat{"nw-4", -5});
+  out.emplace_back(RemoveNode{"nw-5"});
+  return out;
+}
+
+std::string hex(std::string_view s) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (char ch : s) {
+    const auto b = static_cast<std::uint8_t>(ch);
+    if (!out.empty()) out += ' ';
+    out += kDigits[b >> 4];
+    out += kDigits[b & 15];
+  }
+  return out;
+}
+
+void expect_invalid(std::string_view bytes, std::string_view reason) {
+  auto decoded = decode_command(bytes);
+  REQUIRE_FALSE(decoded.ok());
+  CHECK(decoded.error().code == Code::invalid_argument);
+  CHECK_MESSAGE(decoded.error().message.find(reason) != std::string::npos,
+                decoded.error().message);
+}
+
+TEST_SUITE("controller.command_codec") {
+  TEST_CASE("round_trip.every_command_type") {
+    std::vector<bool> seen(7, false);
+    for (const Command& c : samples()) {
+      const std::string bytes = encode_command(c);
+      CHECK(static_cast<std::uint8_t>(bytes[0]) == kCommandFormatVersion);
+      CHECK(static_cast<std::uint8_t>(bytes[1]) ==
+            static_cast<std::uint8_t>(command_type(c)));
+      auto decoded = decode_command(bytes);
+      REQUIRE_MESSAGE(decoded.ok(), decoded.error().to_string());
+      CHECK(*decoded == c);
+      CHECK(encode_command(*decoded) == bytes);
+      seen[static_cast<std::size_t>(command_type(c))] = true;
+    }
+    for (std::size_t t = 1; t < seen.size(); ++t) CHECK(seen[t]);
+  }
+
+  TEST_CASE("encode.matches_documented_examples") {
+    // docs/formats/controller-commands.md, "Examples".
+    CHECK(hex(encode_command(RemoveNode{"nw-1"})) ==
+          "01 06 04 00 00 00 6e 77 2d 31");
+    CHECK(hex(encode_command(Heartbeat{"nw-1", 1000})) ==
+          "01 05 04 00 00 00 6e 77 2d 31 e8 03 00 00 00 00 00 00");
+    CHECK(hex(encode_command(UpdateNode{"a", {}, "p", {}})) ==
+          "01 02 01 00 00 00 61 02 01 00 00 00 70");
+  }
+
+  TEST_CASE("decode.every_prefix_fails_cleanly") {
+    for (const Command& c : samples()) {
+      const std::string bytes = encode_command(c);
+      for (std::size_t n = 0; n < bytes.size(); ++n) {
+        auto decoded = decode_command(std::string_view(bytes).substr(0, n));
+        REQUIRE_FALSE(decoded.ok());
+        CHECK(decoded.error().code == Code::invalid_argument);
+      }
+    }
+  }
+
+  TEST_CASE("decode.unknown_version_or_type") {
+    std::string bytes = encode_command(RemoveNode{"n"});
+    bytes[0] = 2;
+    expect_invalid(bytes, "unknown format version 2");
+    bytes[0] = 0;
+    expect_invalid(bytes, "unknown format version 0");
+    for (int type : {0, 7, 16, 255}) {
+      bytes = encode_command(RemoveNode{"n"});
+      bytes[1] = static_cast<char>(type);
+      expect_invalid(bytes, "unknown command type " + std::to_string(type));
+    }
+  }
+
+  TEST_CASE("decode.refuses_trailing_bytes") {
+    std::string bytes = encode_command(SetRole{"n", NodeRecord::Role::voter});
+    bytes += '\0';
+    expect_invalid(bytes, "trailing bytes after the command: 1");
+  }
+
+  TEST_CASE("decode.refuses_out_of_range_enums") {
+    std::string bytes = encode_command(SetRole{"n", NodeRecord::Role::voter});
+    bytes.back() = 2;
+    expect_invalid(bytes, "unknown role 2");
+    bytes = encode_command(SetState{"n", NodeRecord::State::healthy});
+    bytes.back() = 3;
+    expect_invalid(bytes, "unknown state 3");
+  }
+
+  TEST_CASE("decode.refuses_non_canonical_encodings") {
+    // Reserved update flag bit.
+    std::string bytes = encode_command(UpdateNode{"a", {}, {}, {}});
+    bytes.back() = static_cast<char>(0x08);
+    expect_invalid(bytes, "reserved field flag bits set");
+    // Label keys out of order: encode {b, a} by hand.
+    bytes.clear();
+    raft::put_u8(&bytes, 1);
+    raft::put_u8(&bytes, 2);
+    for (std::string_view s : {"a"}) {
+      raft::put_u32(&bytes, static_cast<std::uint32_t>(s.size()));
+      bytes.append(s);
+    }
+    raft::put_u8(&bytes, 4);
+    raft::put_u32(&bytes, 2);
+    for (std::string_view s : {"b", "1", "a", "2"}) {
+      raft::put_u32(&bytes, static_cast<std::uint32_t>(s.size()));
+      bytes.append(s);
+    }
+    expect_invalid(bytes, "label keys not strictly ascending");
+  }
+
+  TEST_CASE("decode.huge_claimed_lengths_allocate_nothing") {
+    std::string bytes;
+    raft::put_u8(&bytes, 1);
+    raft::put_u8(&bytes, 6);
+    raft::put_u32(&bytes, 0xffffffffu);
+    expect_invalid(bytes, "truncated in id");
+    bytes.clear();
+    raft::put_u8(&bytes, 1);
+    raft::put_u8(&bytes, 2);
+    raft::put_u32(&bytes, 1);
+    bytes += 'a';
+    raft::put_u8(&bytes, 4);
+    raft::put_u32(&bytes, 0xffffffffu);
+    expect_invalid(bytes, "truncated in labels: count 4294967295");
+  }
+
+  TEST_CASE("decode.random_bytes_never_crash") {
+    raft::Rng rng(42);
+    const std::vector<Command> base = samples();
+    int accepted = 0;
+    for (int i = 0; i < 20000; ++i) {
+      std::string bytes = encode_command(base[rng.uniform(base.size())]);
+      const int flips = static_cast<int>(rng.between(1, 3));
+      for (int f = 0; f < flips; ++f) {
+        bytes[rng.uniform(bytes.size())] = static_cast<char>(rng.uniform(256));
+      }
+      auto decoded = decode_command(bytes);
+      if (decoded.ok()) {
+        ++accepted;
+        CHECK(encode_command(*decoded) == bytes);
+      } else {
+        CHECK(decoded.error().code == Code::invalid_argument);
+      }
+    }
+    CHECK(accepted > 0);
+  }
+}
+
+}  // namespace
+}  // namespace nw::controller
