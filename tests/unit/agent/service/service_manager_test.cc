@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/base/log.h"
+#include "tests/support/temp_dir.h"
 #include "tests/unit/agent/service/wait.h"
 
 namespace nw::service {
@@ -127,10 +128,8 @@ TEST_SUITE("service.service_manager") {
   };
 
   TEST_CASE("stop_all.logs_overrun_and_still_waits") {
-    char tmpl[] = "/tmp/nw-service-test-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    const std::string dir = tmpl;
-    const std::string log_file = dir + "/agent.log";
+    testsupport::TempDir dir;
+    const std::string log_file = (dir / "agent.log").string();
     REQUIRE(log::configure(log::Level::info, log::Format::text, log_file).ok());
     auto read_log = [&] {
       std::ifstream in(log_file);
@@ -167,7 +166,6 @@ TEST_SUITE("service.service_manager") {
     CHECK(text.find("service=stuck grace=") != std::string::npos);
     CHECK(text.find("service stopped service=stuck") != std::string::npos);
     REQUIRE(log::configure(log::Level::info, log::Format::text).ok());
-    std::filesystem::remove_all(dir);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/config/config.h"
+#include "tests/support/temp_dir.h"
 
 namespace nw::config {
 namespace {
@@ -26,25 +27,13 @@ std::string parse_error(std::string_view text) {
 // A file in a fresh temp folder, removed with the folder at scope exit.
 class TempFile {
  public:
-  explicit TempFile(std::string_view content) {
-    char tmpl[] = "/tmp/nw_config_test.XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/agent.toml";
-    std::FILE* f = std::fopen(path_.c_str(), "w");
-    REQUIRE(f != nullptr);
-    std::fwrite(content.data(), 1, content.size(), f);
-    std::fclose(f);
-  }
-  ~TempFile() {
-    ::unlink(path_.c_str());
-    ::rmdir(dir_.c_str());
-  }
+  explicit TempFile(std::string_view content)
+      : path_(dir_.write_file("agent.toml", content).string()) {}
   const std::string& path() const { return path_; }
-  const std::string& dir() const { return dir_; }
+  std::string dir() const { return dir_.path().string(); }
 
  private:
-  std::string dir_;
+  testsupport::TempDir dir_;
   std::string path_;
 };
 
