@@ -17,8 +17,10 @@ constexpr std::uint8_t kFlagReject = 1u << 0;
 constexpr std::uint8_t kFlagTransfer = 1u << 1;
 constexpr std::uint8_t kFlagEntries = 1u << 2;
 constexpr std::uint8_t kFlagSnapshot = 1u << 3;
-constexpr std::uint8_t kKnownFlags =
-    kFlagReject | kFlagTransfer | kFlagEntries | kFlagSnapshot;
+constexpr std::uint8_t kFlagSnapshotDone = 1u << 4;
+constexpr std::uint8_t kKnownFlags = kFlagReject | kFlagTransfer |
+                                     kFlagEntries | kFlagSnapshot |
+                                     kFlagSnapshotDone;
 
 // The optional u64 fields, in the order of their presence bits (byte 3).
 constexpr std::size_t kFieldCount = 8;
@@ -33,7 +35,7 @@ constexpr std::size_t kMinEntrySize = 8 + 1 + 4;
 constexpr std::size_t kNodeIdSize = 8;
 
 constexpr auto kLastMessageType =
-    static_cast<std::uint8_t>(MessageType::read_index_resp);
+    static_cast<std::uint8_t>(MessageType::snapshot_resp);
 constexpr auto kLastEntryType =
     static_cast<std::uint8_t>(EntryType::conf_change);
 
@@ -122,7 +124,8 @@ Status decode_node_set(ByteReader* r, const std::string& what,
   return ok_status();
 }
 
-Status decode_snapshot(ByteReader* r, Snapshot* s) {
+Status decode_snapshot(ByteReader* r, Message* m) {
+  Snapshot* s = &m->snapshot.emplace();
   if (!r->strong(&s->meta.index)) return truncated("snapshot index");
   if (!r->strong(&s->meta.term)) return truncated("snapshot term");
   NW_RETURN_IF_ERROR(
@@ -131,8 +134,19 @@ Status decode_snapshot(ByteReader* r, Snapshot* s) {
       decode_node_set(r, "snapshot learners", &s->meta.membership.learners));
   std::uint64_t len = 0;
   std::string_view data;
-  if (!r->u64(&len)) return truncated("snapshot data length");
-  if (!r->bytes(len, &data)) return truncated("snapshot data");
+  if (!r->u64(&m->snapshot_size)) return truncated("snapshot size");
+  if (!r->u64(&m->snapshot_offset)) return truncated("snapshot chunk offset");
+  if (!r->u64(&len)) return truncated("snapshot chunk length");
+  if (m->snapshot_size > kMaxSnapshotSize) {
+    return bad("snapshot size " + std::to_string(m->snapshot_size) +
+               " is over the limit of " + std::to_string(kMaxSnapshotSize));
+  }
+  if (len > m->snapshot_size || m->snapshot_offset > m->snapshot_size - len) {
+    return bad("snapshot chunk [" + std::to_string(m->snapshot_offset) + ", +" +
+               std::to_string(len) + ") runs past the snapshot size " +
+               std::to_string(m->snapshot_size));
+  }
+  if (!r->bytes(len, &data)) return truncated("snapshot chunk data");
   s->data.assign(data);
   return ok_status();
 }
@@ -148,6 +162,19 @@ std::string encode_message(const Message& m) {
   if (m.transfer) flags |= kFlagTransfer;
   if (!m.entries.empty()) flags |= kFlagEntries;
   if (m.snapshot.has_value()) flags |= kFlagSnapshot;
+  if (m.snapshot_done) flags |= kFlagSnapshotDone;
+  if (m.snapshot.has_value()) {
+    NW_ASSERT(m.snapshot_size <= kMaxSnapshotSize,
+              "encode_message: snapshot over kMaxSnapshotSize");
+    NW_ASSERT(
+        m.snapshot->data.size() <= m.snapshot_size &&
+            m.snapshot_offset <= m.snapshot_size - m.snapshot->data.size(),
+        "encode_message: snapshot chunk past the snapshot size");
+  } else {
+    NW_ASSERT(
+        m.snapshot_offset == 0 && m.snapshot_size == 0 && !m.snapshot_done,
+        "encode_message: snapshot chunk fields without a snapshot");
+  }
   std::uint8_t present = 0;
   std::size_t size = 4;
   for (std::size_t i = 0; i < kFieldCount; ++i) {
@@ -160,7 +187,7 @@ std::string encode_message(const Message& m) {
   for (const Entry& e : m.entries) size += kMinEntrySize + e.data.size();
   if (m.snapshot.has_value()) {
     const Membership& ms = m.snapshot->meta.membership;
-    size += 8 + 8 + 4 + 4 + 8 + kNodeIdSize * ms.voters.size() +
+    size += 8 + 8 + 4 + 4 + 8 + 8 + 8 + kNodeIdSize * ms.voters.size() +
             kNodeIdSize * ms.learners.size() + m.snapshot->data.size();
   }
 
@@ -198,6 +225,8 @@ std::string encode_message(const Message& m) {
     put_u64(&out, s.meta.term.value());
     put_node_set(&out, s.meta.membership.voters);
     put_node_set(&out, s.meta.membership.learners);
+    put_u64(&out, m.snapshot_size);
+    put_u64(&out, m.snapshot_offset);
     put_u64(&out, s.data.size());
     out.append(s.data);
   }
@@ -230,6 +259,9 @@ Result<Message> decode_message(std::string_view bytes) {
   if ((flags & ~kKnownFlags) != 0) {
     return bad("reserved flag bits set in " + std::to_string(flags));
   }
+  if ((flags & kFlagSnapshotDone) != 0 && (flags & kFlagSnapshot) == 0) {
+    return bad("snapshot done flag set without a snapshot");
+  }
 
   std::array<std::uint64_t, kFieldCount> v{};
   for (std::size_t i = 0; i < kFieldCount; ++i) {
@@ -251,14 +283,13 @@ Result<Message> decode_message(std::string_view bytes) {
   m.context = v[7];
   m.reject = (flags & kFlagReject) != 0;
   m.transfer = (flags & kFlagTransfer) != 0;
+  m.snapshot_done = (flags & kFlagSnapshotDone) != 0;
 
   if ((flags & kFlagEntries) != 0) {
     NW_RETURN_IF_ERROR(decode_entries(&r, &m.entries));
   }
   if ((flags & kFlagSnapshot) != 0) {
-    Snapshot s;
-    NW_RETURN_IF_ERROR(decode_snapshot(&r, &s));
-    m.snapshot = std::move(s);
+    NW_RETURN_IF_ERROR(decode_snapshot(&r, &m));
   }
   if (!r.done()) {
     return bad("trailing bytes after the message: " +

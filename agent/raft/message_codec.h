@@ -16,13 +16,22 @@
 namespace nw::raft {
 
 // The format version encode_message writes (the first byte).
-inline constexpr std::uint8_t kMessageFormatVersion = 1;
+// Version 2 (chunked snapshots, snapshot_resp) replaced version 1, which
+// never left development: only version 2 is accepted.
+inline constexpr std::uint8_t kMessageFormatVersion = 2;
+
+// The largest snapshot_size a message may claim (1 TiB): far beyond any
+// snapshot we take, and it keeps offset arithmetic far from overflow.
+inline constexpr std::uint64_t kMaxSnapshotSize = std::uint64_t{1} << 40;
 
 // The encoding of `m` (format version kMessageFormatVersion): every field,
-// including entries and the snapshot. Fields equal to 0 take no space.
+// including entries and the snapshot chunk. Fields equal to 0 take no space.
 // REQUIRES (bugs otherwise, checked by NW_ASSERT): m.type and every entry
 // type are declared enumerators; entries have consecutive indexes starting
-// at an index >= 1; every entry's data is smaller than 4 GiB.
+// at an index >= 1; every entry's data is smaller than 4 GiB; with a
+// snapshot, snapshot_size <= kMaxSnapshotSize and the chunk
+// [snapshot_offset, + data size) lies within snapshot_size; without one,
+// snapshot_offset, snapshot_size and snapshot_done are 0/false.
 std::string encode_message(const Message& m);
 
 // The Message encoded in `bytes`. Safe on untrusted input: never reads out
@@ -32,7 +41,8 @@ std::string encode_message(const Message& m);
 // `bytes` is not exactly one valid encoding: an unsupported format version
 // (the message names the version seen and the supported one), truncation
 // (naming where, e.g. "truncated in entry 3 data"; entries count from 0),
-// trailing bytes, an out-of-range enum value or reserved bit, or a
+// trailing bytes, an out-of-range enum value or reserved bit, a snapshot
+// chunk outside its snapshot or a snapshot size over kMaxSnapshotSize, or a
 // non-canonical encoding. Every accepted input is the encode_message output
 // of the returned Message.
 Result<Message> decode_message(std::string_view bytes);

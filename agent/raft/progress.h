@@ -12,7 +12,7 @@ namespace nw::raft {
 enum class ProgressState : std::uint8_t {
   probe,      // one append at a time until we find where logs match
   replicate,  // pipelined appends, at most max_inflight_msgs in flight
-  snapshot,   // a snapshot is in flight; appends wait
+  snapshot,   // a snapshot is being sent, one chunk at a time; appends wait
 };
 
 // The leader's view of one member's log.
@@ -30,8 +30,14 @@ struct Progress {
   bool probe_sent = false;
   // replicate: last index of each append in flight, oldest first.
   std::deque<LogIndex> inflight;
-  // snapshot: the index of the snapshot in flight; ticks since it was sent.
+  // snapshot: the index and term of the snapshot being sent, its size, and
+  // the one chunk in flight, [snapshot_offset, snapshot_next); ticks since
+  // that chunk was sent.
   LogIndex pending_snapshot;
+  Term pending_snapshot_term;
+  std::uint64_t snapshot_size = 0;
+  std::uint64_t snapshot_offset = 0;
+  std::uint64_t snapshot_next = 0;
   int snapshot_ticks = 0;
   // Heard from it since the last check-quorum round.
   bool recent_active = false;
@@ -84,6 +90,8 @@ struct Progress {
     probe_sent = false;
     inflight.clear();
     pending_snapshot = LogIndex(0);
+    pending_snapshot_term = Term(0);
+    snapshot_size = snapshot_offset = snapshot_next = 0;
   }
 
   void become_replicate() {
@@ -93,10 +101,15 @@ struct Progress {
     inflight.clear();
   }
 
-  void become_snapshot(LogIndex index) {
+  // Starts sending the snapshot (index, term) of `size` bytes from offset 0.
+  void become_snapshot(LogIndex index, Term term, std::uint64_t size) {
     state = ProgressState::snapshot;
     pending_snapshot = index;
+    pending_snapshot_term = term;
+    snapshot_size = size;
+    snapshot_offset = snapshot_next = 0;
     snapshot_ticks = 0;
+    probe_sent = false;
     inflight.clear();
   }
 

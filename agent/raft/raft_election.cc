@@ -32,12 +32,7 @@ void RaftNode::tick_heartbeat() {
     // A transfer that has not finished within an election timeout failed.
     if (transferee_ != kNoNode) abort_transfer();
   }
-  for (auto& [id, pr] : progress_) {
-    if (pr.state == ProgressState::snapshot &&
-        ++pr.snapshot_ticks >= config_.election_tick) {
-      pr.become_probe();  // the snapshot was lost; try again
-    }
-  }
+  tick_snapshots();
   if (heartbeat_elapsed_ >= config_.heartbeat_tick) {
     heartbeat_elapsed_ = 0;
     broadcast_heartbeat(reads_.empty() ? 0 : read_round_);

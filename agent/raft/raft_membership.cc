@@ -56,6 +56,7 @@ void RaftNode::sync_progress() {
   for (NodeId l : membership_.learners) add(l);
   for (auto it = progress_.begin(); it != progress_.end();) {
     if (!membership_.contains(it->first)) {
+      outgoing_snapshots_.erase(it->first);
       it = progress_.erase(it);
     } else {
       ++it;

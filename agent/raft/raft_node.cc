@@ -35,6 +35,9 @@ Status validate(const Config& config) {
   if (config.max_entries_per_msg == 0) {
     return config_error("max_entries_per_msg must be positive");
   }
+  if (config.max_snapshot_chunk_bytes == 0) {
+    return config_error("max_snapshot_chunk_bytes must be positive");
+  }
   return ok_status();
 }
 
@@ -70,6 +73,7 @@ void RaftNode::reset(Term term) {
   if (term_ != term) {
     term_ = term;
     vote_ = kNoNode;
+    incoming_snapshot_.reset();  // a new leader starts its own transfer
   }
   lead_ = kNoNode;
   election_elapsed_ = 0;
@@ -80,6 +84,8 @@ void RaftNode::reset(Term term) {
   transferee_ = kNoNode;
   reads_.clear();
   reads_before_commit_.clear();
+  latest_snapshot_.reset();
+  outgoing_snapshots_.clear();
 }
 
 void RaftNode::reset_election_timeout() {
@@ -147,7 +153,8 @@ namespace {
 
 // What every correct sender guarantees about a message's entries: an append
 // carries consecutive entries right after `index`, with terms that never
-// go down and are not newer than the sender's term.
+// go down and are not newer than the sender's term; a snapshot chunk lies
+// within its snapshot and is marked done exactly when it is the last.
 Status check_message_shape(const Message& m) {
   auto bad = [&](const std::string& why) {
     return Error(Code::invalid_argument,
@@ -156,6 +163,18 @@ Status check_message_shape(const Message& m) {
                      why,
                  {}, "raft");
   };
+  if (m.type == MessageType::snapshot) {
+    if (!m.snapshot.has_value()) return bad("no snapshot chunk");
+    const std::uint64_t len = m.snapshot->data.size();
+    if (len > m.snapshot_size || m.snapshot_offset > m.snapshot_size - len) {
+      return bad("chunk [" + std::to_string(m.snapshot_offset) + ", +" +
+                 std::to_string(len) + ") runs past the snapshot size " +
+                 std::to_string(m.snapshot_size));
+    }
+    if (m.snapshot_done != (m.snapshot_offset + len == m.snapshot_size)) {
+      return bad("the done flag must be set exactly on the last chunk");
+    }
+  }
   if (m.entries.empty()) return ok_status();
   if (m.type != MessageType::append) {
     return bad("only append messages carry entries");
@@ -246,6 +265,9 @@ Status RaftNode::step(const Message& m) {
           break;
         case MessageType::heartbeat_resp:
           step_heartbeat_response(m);
+          break;
+        case MessageType::snapshot_resp:
+          step_snapshot_response(m);
           break;
         case MessageType::read_index:
           handle_read(m.context, m.from);

@@ -5,6 +5,7 @@
 #include <deque>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -37,6 +38,9 @@ struct Config {
   // Batching limits of one append message (at least one entry is sent).
   std::size_t max_entries_per_msg = 64;
   std::uint64_t max_bytes_per_msg = 1 << 20;
+  // InstallSnapshot sends the snapshot data in chunks of at most this many
+  // bytes, one chunk in flight per follower.
+  std::uint64_t max_snapshot_chunk_bytes = 1 << 20;
   bool pre_vote = true;
   bool check_quorum = true;
   // Seeds the PRNG for election timeouts; use a different seed per node.
@@ -198,20 +202,37 @@ class RaftNode {
   void step_vote_response(const Message& m);
   bool quorum_active();
 
+  // A snapshot being received in chunks (follower), buffered in memory.
+  struct IncomingSnapshot {
+    Term term;  // the leader's term it came in
+    SnapshotMeta meta;
+    std::uint64_t size = 0;  // total, as the first chunk claimed
+    std::string data;        // the bytes [0, data.size()) received so far
+  };
+
   // raft_replication.cc
   void append_local(std::vector<Entry> ents);
   bool send_append(NodeId to, bool send_if_empty);
-  void send_snapshot(NodeId to, Progress& pr);
   void broadcast_append();
   void broadcast_heartbeat(std::uint64_t round);
   void handle_append(const Message& m);
   void handle_heartbeat(const Message& m);
-  void handle_snapshot(const Message& m);
   void step_append_response(const Message& m);
   void step_heartbeat_response(const Message& m);
   bool maybe_commit();
   void on_committed();
   void update_self_match();
+
+  // raft_snapshot.cc: chunked InstallSnapshot.
+  void send_snapshot(NodeId to, Progress& pr);
+  void send_snapshot_chunk(NodeId to, Progress& pr, std::uint64_t offset);
+  void resume_snapshot(NodeId to, Progress& pr, std::uint64_t offset);
+  void tick_snapshots();
+  std::shared_ptr<const Snapshot> latest_snapshot();
+  void handle_snapshot(const Message& m);
+  void answer_chunk(const Message& m, std::uint64_t next, bool reject);
+  void install_snapshot(Snapshot snap);
+  void step_snapshot_response(const Message& m);
 
   // raft_membership.cc: membership follows the log; transfer.
   void track_conf_entries(const std::vector<Entry>& ents);
@@ -259,6 +280,16 @@ class RaftNode {
   std::deque<PendingRead> reads_;  // waiting for a round
   std::vector<std::pair<std::uint64_t, NodeId>> reads_before_commit_;
   std::uint64_t read_round_ = 0;
+  // The storage's snapshot as last read (shared by the transfers that
+  // start from it), and the snapshot each follower in ProgressState::
+  // snapshot is being sent (it stays the same for the whole transfer even
+  // if the host takes a newer one meanwhile).
+  std::shared_ptr<const Snapshot> latest_snapshot_;
+  std::map<NodeId, std::shared_ptr<const Snapshot>> outgoing_snapshots_;
+
+  // Follower state: the partial snapshot being received (dropped on a new
+  // term, a chunk of another snapshot, or a restart).
+  std::optional<IncomingSnapshot> incoming_snapshot_;
 
   // Output for the next Ready.
   std::vector<Message> msgs_;

@@ -1,4 +1,4 @@
-// Log replication: appends, heartbeats, snapshots, commit.
+// Log replication: appends, heartbeats, commit (snapshots: raft_snapshot.cc).
 #include <algorithm>
 #include <functional>
 #include <vector>
@@ -60,17 +60,6 @@ bool RaftNode::send_append(NodeId to, bool send_if_empty) {
   m.entries = std::move(ents);
   send(std::move(m));
   return true;
-}
-
-void RaftNode::send_snapshot(NodeId to, Progress& pr) {
-  auto snap = config_.storage->snapshot();
-  if (!snap.ok()) return;  // nothing to send yet; retried by heartbeats
-  Message m;
-  m.type = MessageType::snapshot;
-  m.to = to;
-  pr.become_snapshot(snap->meta.index);
-  m.snapshot = std::move(snap).value();
-  send(std::move(m));
 }
 
 void RaftNode::broadcast_append() {
@@ -141,28 +130,6 @@ void RaftNode::handle_heartbeat(const Message& m) {
   send(std::move(resp));
 }
 
-void RaftNode::handle_snapshot(const Message& m) {
-  Message resp;
-  resp.type = MessageType::append_resp;
-  resp.to = m.from;
-  if (!m.snapshot.has_value()) return;
-  const SnapshotMeta& meta = m.snapshot->meta;
-  if (meta.index <= log_.committed()) {
-    resp.index = log_.committed();
-  } else if (log_.match_term(meta.index, meta.term)) {
-    // We have it already: keep the log (and the entries after it).
-    log_.commit_to(meta.index);
-    resp.index = log_.committed();
-  } else {
-    log_.restore(*m.snapshot);
-    base_membership_ = meta.membership;
-    conf_history_.clear();
-    membership_ = base_membership_;
-    resp.index = log_.last_index();
-  }
-  send(std::move(resp));
-}
-
 void RaftNode::step_append_response(const Message& m) {
   auto it = progress_.find(m.from);
   if (it == progress_.end()) return;
@@ -190,6 +157,7 @@ void RaftNode::step_append_response(const Message& m) {
         if (pr.match >= pr.pending_snapshot) {
           pr.become_probe();
           pr.become_replicate();
+          outgoing_snapshots_.erase(m.from);
         }
         break;
       case ProgressState::replicate:

@@ -94,6 +94,8 @@ std::string_view to_string(MessageType t) {
       return "read_index";
     case MessageType::read_index_resp:
       return "read_index_resp";
+    case MessageType::snapshot_resp:
+      return "snapshot_resp";
   }
   return "unknown";
 }

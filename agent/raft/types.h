@@ -141,10 +141,11 @@ enum class MessageType : std::uint8_t {
   append_resp,      //
   heartbeat,        // leader liveness, commit, and ReadIndex confirmation
   heartbeat_resp,   //
-  snapshot,         // InstallSnapshot (the whole snapshot in one message)
+  snapshot,         // InstallSnapshot: one chunk of the leader's snapshot
   timeout_now,      // leadership transfer: campaign now, skip pre-vote
   read_index,       // follower -> leader: ReadIndex on my behalf
   read_index_resp,  // leader -> follower: the index for `context`
+  snapshot_resp,    // follower -> leader: a snapshot chunk acknowledged
 };
 
 std::string_view to_string(MessageType t);
@@ -161,6 +162,15 @@ std::string_view to_string(MessageType t);
 // - heartbeat: commit is min(follower's match, leader's commit); context
 //   is the newest ReadIndex round (0 for none), echoed in heartbeat_resp.
 // - read_index/read_index_resp: context is the host's; index the answer.
+// - snapshot: one chunk of a snapshot. snapshot->meta is the whole
+//   snapshot's; snapshot->data holds only the bytes
+//   [snapshot_offset, snapshot_offset + data.size()) of its snapshot_size
+//   bytes; snapshot_done is set on the last chunk (the one that ends at
+//   snapshot_size). A whole snapshot is one chunk at offset 0, done.
+// - snapshot_resp: index/log_term name the snapshot (meta index and term);
+//   context is the byte offset the follower expects next; reject is set
+//   when the chunk did not start there. The last chunk is answered by an
+//   append_resp instead (the snapshot is installed).
 struct Message {
   MessageType type = MessageType::append;
   NodeId from;
@@ -175,6 +185,10 @@ struct Message {
   std::uint64_t context = 0;
   bool transfer = false;
   std::optional<Snapshot> snapshot;
+  // Chunking of `snapshot` (type snapshot only; see above).
+  std::uint64_t snapshot_offset = 0;
+  std::uint64_t snapshot_size = 0;
+  bool snapshot_done = false;
 };
 
 // A ReadIndex result: once the host has applied up to `index`, a read that

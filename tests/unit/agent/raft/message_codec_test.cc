@@ -14,7 +14,7 @@
 namespace nw::raft {
 namespace {
 
-constexpr int kLastMessageType = static_cast<int>(MessageType::read_index_resp);
+constexpr int kLastMessageType = static_cast<int>(MessageType::snapshot_resp);
 
 bool same(const Message& a, const Message& b) {
   if (a.snapshot.has_value() != b.snapshot.has_value()) return false;
@@ -26,7 +26,10 @@ bool same(const Message& a, const Message& b) {
          a.term == b.term && a.log_term == b.log_term && a.index == b.index &&
          a.entries == b.entries && a.commit == b.commit &&
          a.reject == b.reject && a.reject_hint == b.reject_hint &&
-         a.context == b.context && a.transfer == b.transfer;
+         a.context == b.context && a.transfer == b.transfer &&
+         a.snapshot_offset == b.snapshot_offset &&
+         a.snapshot_size == b.snapshot_size &&
+         a.snapshot_done == b.snapshot_done;
 }
 
 Message round_trip(const Message& m) {
@@ -89,6 +92,14 @@ Message typical(MessageType type) {
       m.snapshot = Snapshot{
           SnapshotMeta{LogIndex(30), Term(5), Membership{{NodeId(1)}, {}}},
           "state"};
+      m.snapshot_offset = 64;
+      m.snapshot_size = 69;
+      m.snapshot_done = true;
+      break;
+    case MessageType::snapshot_resp:
+      m.index = LogIndex(30);
+      m.log_term = Term(5);
+      m.context = 128;
       break;
     case MessageType::timeout_now:
       break;
@@ -115,6 +126,9 @@ Message everything() {
       SnapshotMeta{LogIndex(30), Term(5),
                    Membership{{NodeId(1), NodeId(2), NodeId(3)}, {NodeId(4)}}},
       "snapshot bytes"};
+  m.snapshot_offset = 6;
+  m.snapshot_size = 20;
+  m.snapshot_done = true;
   return m;
 }
 
@@ -173,6 +187,14 @@ Message random_message(Rng& rng) {
       s.meta.membership.learners.insert(NodeId(random_u64(rng)));
     }
     s.data = random_bytes(rng, 100);
+    const std::uint64_t len = s.data.size();
+    m.snapshot_size = len + rng.uniform(200);
+    m.snapshot_offset = rng.uniform(m.snapshot_size - len + 1);
+    if (rng.chance(0.1)) {
+      m.snapshot_size = kMaxSnapshotSize;
+      m.snapshot_offset = kMaxSnapshotSize - len;
+    }
+    m.snapshot_done = rng.chance(0.5);
     m.snapshot = std::move(s);
   }
   return m;
@@ -213,7 +235,7 @@ TEST_SUITE("raft.message_codec") {
     hb.commit = LogIndex(7);
     hb.context = 3;
     CHECK(hex(encode_message(hb)) ==
-          "01 06 00 a7 "
+          "02 06 00 a7 "
           "01 00 00 00 00 00 00 00 02 00 00 00 00 00 00 00 "
           "05 00 00 00 00 00 00 00 07 00 00 00 00 00 00 00 "
           "03 00 00 00 00 00 00 00");
@@ -228,7 +250,7 @@ TEST_SUITE("raft.message_codec") {
     ap.commit = LogIndex(7);
     ap.entries = {Entry{Term(5), LogIndex(8), EntryType::normal, "hi"}};
     CHECK(hex(encode_message(ap)) ==
-          "01 04 04 3f "
+          "02 04 04 3f "
           "01 00 00 00 00 00 00 00 02 00 00 00 00 00 00 00 "
           "05 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 "
           "07 00 00 00 00 00 00 00 07 00 00 00 00 00 00 00 "
@@ -273,10 +295,20 @@ TEST_SUITE("raft.message_codec") {
     m.snapshot->meta.membership.learners = {NodeId(2),
                                             NodeId(0xffffffffffffffffULL)};
     m.snapshot->data = std::string(70000, 'z');
+    m.snapshot_offset = 0;
+    m.snapshot_size = 70000;
+    m.snapshot_done = true;
+    CHECK(same(round_trip(m), m));
+    // A chunk in the middle of a large snapshot.
+    m.snapshot_offset = 1 << 20;
+    m.snapshot_size = std::uint64_t{5} << 20;
+    m.snapshot_done = false;
     CHECK(same(round_trip(m), m));
 
     // An empty snapshot (no members, no data) is still a snapshot.
     m.snapshot = Snapshot{};
+    m.snapshot_offset = m.snapshot_size = 0;
+    m.snapshot_done = true;
     const Message got = round_trip(m);
     REQUIRE(got.snapshot.has_value());
     CHECK(same(got, m));
@@ -310,7 +342,7 @@ TEST_SUITE("raft.message_codec") {
   }
 
   TEST_CASE("decode.unknown_version_fails") {
-    for (int v : {0, 2, 255}) {
+    for (int v : {0, 1, 3, 255}) {
       std::string bytes = encode_message(typical(MessageType::heartbeat));
       bytes[0] = static_cast<char>(v);
       auto r = decode_message(bytes);
@@ -318,7 +350,7 @@ TEST_SUITE("raft.message_codec") {
       CHECK(r.error().code == Code::invalid_argument);
       CHECK(r.error().message == "raft message: unknown format version " +
                                      std::to_string(v) +
-                                     " (this build supports 1)");
+                                     " (this build supports 2)");
       CHECK_FALSE(r.error().hint.empty());
     }
   }
@@ -326,11 +358,13 @@ TEST_SUITE("raft.message_codec") {
   TEST_CASE("decode.out_of_range_values_fail") {
     std::string bytes = encode_message(typical(MessageType::heartbeat));
     bytes[1] = static_cast<char>(kLastMessageType + 1);
-    check_rejected(bytes, "unknown message type 12");
+    check_rejected(bytes, "unknown message type 13");
 
     bytes = encode_message(typical(MessageType::heartbeat));
-    bytes[2] = static_cast<char>(0x10);
+    bytes[2] = static_cast<char>(0x20);
     check_rejected(bytes, "reserved flag bits");
+    bytes[2] = static_cast<char>(0x10);
+    check_rejected(bytes, "snapshot done flag set without a snapshot");
 
     Message m;
     m.entries = {Entry{Term(1), LogIndex(1), EntryType::normal, ""}};
@@ -344,10 +378,10 @@ TEST_SUITE("raft.message_codec") {
   TEST_CASE("decode.non_canonical_encodings_fail") {
     // A present field that is 0.
     std::string bytes =
-        std::string("\x01\x06\x00\x01", 4) + std::string(8, '\0');
+        std::string("\x02\x06\x00\x01", 4) + std::string(8, '\0');
     check_rejected(bytes, "field from is present but 0");
     // The entries flag with no entries.
-    check_rejected(std::string("\x01\x04\x04\x00", 4) + std::string(4, '\0'),
+    check_rejected(std::string("\x02\x04\x04\x00", 4) + std::string(4, '\0'),
                    "entry count is 0");
     // Voters out of order, or twice.
     for (std::uint8_t second : {1, 2}) {
@@ -389,14 +423,54 @@ TEST_SUITE("raft.message_codec") {
     s.snapshot = Snapshot{};
     s.snapshot->meta.membership.voters = {NodeId(1)};
     s.snapshot->data = "d";
+    s.snapshot_size = 1;
+    s.snapshot_done = true;
     bytes = encode_message(s);
     std::string huge_voters = bytes;
     for (int i = 0; i < 4; ++i) huge_voters[20 + i] = '\xff';
     check_rejected(huge_voters, "truncated in snapshot voters: 4294967295");
-    // Snapshot data length (after 4 + 16 + 4 + 8 + 4 bytes) claims 2^64-1.
+    // After 4 + 16 + 4 + 8 + 4 bytes: size (36), offset (44), length (52).
+    // A chunk length of 2^64 - 1 does not fit its size.
     std::string huge_snap = bytes;
-    for (int i = 0; i < 8; ++i) huge_snap[36 + i] = '\xff';
-    check_rejected(huge_snap, "truncated in snapshot data");
+    for (int i = 0; i < 8; ++i) huge_snap[52 + i] = '\xff';
+    check_rejected(huge_snap, "runs past the snapshot size 1");
+    // A size over the limit.
+    std::string huge_size = bytes;
+    for (int i = 0; i < 8; ++i) huge_size[36 + i] = '\xff';
+    check_rejected(huge_size, "snapshot size 18446744073709551615 is over");
+    // The largest size with a chunk of all of it claimed but 1 byte sent:
+    // refused without allocating for the claim.
+    Message big = s;
+    big.snapshot->data.clear();
+    big.snapshot_size = kMaxSnapshotSize;
+    bytes = encode_message(big) + "d";
+    for (int i = 0; i < 8; ++i) {
+      bytes[52 + i] = static_cast<char>(kMaxSnapshotSize >> (8 * i));
+    }
+    check_rejected(bytes, "truncated in snapshot chunk data");
+  }
+
+  TEST_CASE("decode.snapshot_chunk_fields") {
+    Message m = typical(MessageType::snapshot);
+    const Message got = round_trip(m);
+    CHECK(got.snapshot_offset == 64);
+    CHECK(got.snapshot_size == 69);
+    CHECK(got.snapshot_done);
+    CHECK(got.snapshot->data == "state");
+    // A chunk that ends past the size: the offset one too far.
+    m.snapshot_done = false;
+    std::string bytes = encode_message(m);
+    // Header 4, from/to/term 24, index 8, term 8, voters 12, learners 4:
+    // size at 60, offset at 68.
+    REQUIRE(bytes[68] == 64);
+    bytes[68] = 65;
+    check_rejected(bytes,
+                   "snapshot chunk [65, +5) runs past the snapshot size");
+
+    const Message resp = round_trip(typical(MessageType::snapshot_resp));
+    CHECK(resp.type == MessageType::snapshot_resp);
+    CHECK(resp.context == 128);
+    CHECK(resp.index == LogIndex(30));
   }
 
   TEST_CASE("decode.every_single_byte_corruption_is_handled") {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <set>
 #include <sstream>
@@ -47,17 +48,33 @@ struct StateMachine {
   Membership membership;
 };
 
-std::string encode_sm(const StateMachine& sm) {
+// `n` filler bytes that depend on `hash` and on their position, so a
+// snapshot put together from chunks in the wrong order, with a chunk
+// missing or twice, does not decode.
+std::string padding(std::uint64_t hash, std::size_t n) {
+  std::string out(n, ' ');
+  std::uint64_t x = hash;
+  for (std::size_t i = 0; i < n; ++i) {
+    x = mix(x, i);
+    out[i] = static_cast<char>('a' + x % 26);
+  }
+  return out;
+}
+
+std::string encode_sm(const StateMachine& sm, int pad) {
   std::ostringstream out;
   out << sm.applied.value() << ' ' << sm.hash << ' '
       << sm.membership.voters.size();
   for (NodeId v : sm.membership.voters) out << ' ' << v.value();
   out << ' ' << sm.membership.learners.size();
   for (NodeId l : sm.membership.learners) out << ' ' << l.value();
+  out << ' ' << pad << ' ' << padding(sm.hash, static_cast<std::size_t>(pad))
+      << " end";
   return out.str();
 }
 
-StateMachine decode_sm(const std::string& data) {
+// nullopt when `data` is not what encode_sm wrote.
+std::optional<StateMachine> decode_sm(const std::string& data) {
   std::istringstream in(data);
   StateMachine sm;
   std::uint64_t applied = 0;
@@ -74,6 +91,17 @@ StateMachine decode_sm(const std::string& data) {
     std::uint64_t v = 0;
     in >> v;
     sm.membership.learners.insert(NodeId(v));
+  }
+  std::size_t pad = 0;
+  in >> pad;
+  if (!in || pad > data.size()) return std::nullopt;
+  std::string filler;
+  std::string end;
+  if (pad > 0) in >> filler;
+  in >> end;
+  if (!in || filler != padding(sm.hash, pad) || end != "end" ||
+      in.peek() != std::char_traits<char>::eof()) {
+    return std::nullopt;
   }
   return sm;
 }
@@ -215,6 +243,7 @@ Config Simulator::config_for(const SimNode& n) const {
   c.max_inflight_msgs = o_.max_inflight_msgs;
   c.max_entries_per_msg = o_.max_entries_per_msg;
   c.max_bytes_per_msg = 1 << 16;
+  c.max_snapshot_chunk_bytes = o_.max_snapshot_chunk_bytes;
   c.seed = mix(mix(o_.seed, n.id.value()), n.incarnation);
   c.storage = n.storage.get();
   c.testing_break_commit_rule = o_.break_commit_rule;
@@ -225,7 +254,9 @@ void Simulator::start(SimNode& n) {
   const SnapshotMeta meta = n.storage->snapshot_meta();
   if (meta.index > LogIndex(0)) {
     auto snap = n.storage->snapshot();
-    n.sm = decode_sm(snap->data);
+    auto sm = decode_sm(snap->data);
+    if (!sm) return fail("a stored snapshot does not decode");
+    n.sm = *sm;
   } else {
     n.sm = StateMachine{LogIndex(0), 0, initial_};
   }
@@ -249,7 +280,7 @@ void Simulator::crash(SimNode& n, const char* why) {
 }
 
 void Simulator::send(const Message& m) {
-  if (m.type == MessageType::snapshot) ++result_.snapshots_sent;
+  if (m.type == MessageType::snapshot) ++result_.snapshot_chunks_sent;
   if (blocked_.count({m.from, m.to}) > 0) return;
   int copies = 1;
   if (chaos()) {
@@ -295,7 +326,14 @@ void Simulator::process_ready(SimNode& n) {
     if (!n.storage->apply_snapshot(snap).ok()) {
       return fail("apply_snapshot refused a snapshot from the core");
     }
-    n.sm = decode_sm(snap.data);
+    auto sm = decode_sm(snap.data);
+    if (!sm) {
+      return fail("snapshot data from the core does not decode (" +
+                  std::to_string(snap.data.size()) +
+                  " bytes): chunks were put together wrong");
+    }
+    n.sm = *sm;
+    ++result_.snapshots_installed;
     if (n.sm.applied != snap.meta.index) {
       return fail("snapshot data does not match its index");
     }
@@ -411,7 +449,8 @@ void Simulator::maybe_snapshot(SimNode& n) {
   auto term = n.storage->term(n.sm.applied);
   if (!term.ok()) return fail("applied entry is not in storage");
   SnapshotMeta meta{n.sm.applied, *term, n.sm.membership};
-  if (!n.storage->create_snapshot(meta, encode_sm(n.sm)).ok()) {
+  if (!n.storage->create_snapshot(meta, encode_sm(n.sm, o_.snapshot_padding))
+           .ok()) {
     return fail("create_snapshot refused");
   }
   const std::uint64_t keep = rng_.between(0, o_.snapshot_keep);
@@ -773,8 +812,9 @@ std::string SimResult::summary() const {
       << ", events " << events << ", leaders " << leaders << ", commit "
       << commit_index << ", acked writes " << acked_writes << ", reads "
       << reads_served << ", crashes " << crashes << ", conf changes "
-      << conf_changes << ", transfers " << transfers << ", snapshots sent "
-      << snapshots_sent << ")";
+      << conf_changes << ", transfers " << transfers
+      << ", snapshot chunks sent " << snapshot_chunks_sent
+      << ", snapshots installed " << snapshots_installed << ")";
   return out.str();
 }
 
@@ -803,6 +843,12 @@ SimOptions options_for_seed(std::uint64_t seed, int voters) {
     o.crash = 0.02 * static_cast<double>(r.between(1, 2));
     o.partition = 0.01 * static_cast<double>(r.between(0, 2));
     o.write = 0.8;
+  }
+  if (o.snapshot_every > 0 && r.chance(0.5)) {
+    // Chunked InstallSnapshot: snapshots of a few hundred bytes in chunks
+    // of a few dozen, under the same loss, reordering and duplication.
+    o.max_snapshot_chunk_bytes = r.between(16, 64);
+    o.snapshot_padding = static_cast<int>(r.between(100, 400));
   }
   return o;
 }

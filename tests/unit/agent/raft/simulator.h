@@ -34,6 +34,11 @@ struct SimOptions {
   // Snapshot every N applied entries (0: never), keeping up to `keep`.
   int snapshot_every = 40;
   int snapshot_keep = 10;
+  // InstallSnapshot chunk size (Config::max_snapshot_chunk_bytes), and
+  // filler bytes added to every state machine snapshot (checked when it is
+  // installed) so that small chunks split it into many.
+  std::uint64_t max_snapshot_chunk_bytes = 1 << 20;
+  int snapshot_padding = 0;
 
   bool break_commit_rule = false;  // the mutation (Config test hook)
   bool trace = false;              // print every event to stderr
@@ -55,7 +60,8 @@ struct SimResult {
   std::uint64_t crashes = 0;
   std::uint64_t conf_changes = 0;
   std::uint64_t transfers = 0;
-  std::uint64_t snapshots_sent = 0;
+  std::uint64_t snapshot_chunks_sent = 0;
+  std::uint64_t snapshots_installed = 0;
   std::uint64_t commit_index = 0;
 
   std::string summary() const;
