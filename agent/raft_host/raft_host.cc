@@ -3,40 +3,37 @@
 #include <utility>
 
 #include "agent/raft/message_codec.h"
-#include "common/base/log.h"
+#include "agent/raft_host/host_internal.h"
 
 namespace nw::raft_host {
-namespace {
 
-const log::Logger& logger() {
-  static const log::Logger l("raft_host");
-  return l;
-}
-
-Error unavailable(std::string message) {
-  return Error(Code::unavailable, std::move(message), "retry", "raft_host");
-}
-
-}  // namespace
+using internal::logger;
+using internal::unavailable;
 
 RaftHost::RaftHost(HostOptions options, transport::Transport& transport,
-                   PeerMap peers, ApplyFn apply)
+                   PeerMap peers, StateMachine sm, metrics::Registry* registry)
     : options_(std::move(options)),
       transport_(transport),
-      apply_(std::move(apply)),
+      sm_(std::move(sm)),
       peers_(std::make_shared<const PeerMap>(std::move(peers))) {
   status_.id = options_.raft.id;
+  init_metrics(registry);
 }
 
 RaftHost::~RaftHost() { stop(); }
 
 Status RaftHost::start() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (stopping_) {
-    return Error(Code::failed_precondition, "raft host: start after stop",
-                 "create a new host over the same storage", "raft_host");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) {
+      return Error(Code::failed_precondition, "raft host: start after stop",
+                   "create a new host over the same storage", "raft_host");
+    }
+    if (started_) return ok_status();
   }
-  if (started_) return ok_status();
+  // start() and stop() are owner-only, so nothing changes started_ or
+  // stopping_ meanwhile; restore() runs without mu_ held (it may well call
+  // status()).
   if (options_.raft.storage == nullptr) {
     return Error(Code::invalid_argument, "raft host: config has no storage", {},
                  "raft_host");
@@ -46,10 +43,13 @@ Status RaftHost::start() {
                  "raft host: tick_interval must be positive", {}, "raft_host");
   }
   NW_RETURN_IF_ERROR(raft::validate(options_.raft));
-  node_ = std::make_unique<raft::RaftNode>(options_.raft);
   // The core assumes the state machine was restored from the storage's
   // snapshot and re-delivers the committed entries after it.
-  applied_ = options_.raft.storage->snapshot_meta().index;
+  NW_RETURN_IF_ERROR(restore_at_start());
+  node_ = std::make_unique<raft::RaftNode>(options_.raft);
+  // status() is right as soon as start() returns (applied = the snapshot).
+  publish_status(false);
+  std::lock_guard<std::mutex> lock(mu_);
   started_ = true;
   status_.running = true;
   thread_ = std::thread([this] { run(); });
@@ -68,15 +68,18 @@ void RaftHost::stop() {
   const Error e = unavailable("raft host stopped");
   fail_all_pending(e);
   std::vector<Proposal> proposals;
+  std::vector<Transfer> transfers;
   std::vector<std::promise<Status>> reads;
   {
     std::lock_guard<std::mutex> lock(mu_);
     proposals.swap(proposals_);
+    transfers.swap(transfers_);
     reads.swap(read_requests_);
     inbox_.clear();
     status_.running = false;
   }
   for (Proposal& p : proposals) p.promise.set_value(e);
+  for (Transfer& t : transfers) t.promise.set_value(e);
   for (std::promise<Status>& r : reads) r.set_value(e);
 }
 
@@ -113,12 +116,45 @@ std::future<Result<raft::LogIndex>> RaftHost::propose(std::string data) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (started_ && !stopping_ && status_.running) {
-      proposals_.push_back(Proposal{std::move(data), std::move(promise)});
+      proposals_.push_back(Proposal{std::move(data), std::nullopt, Clock::now(),
+                                    std::move(promise)});
       cv_.notify_one();
       return future;
     }
   }
   promise.set_value(unavailable("propose: raft host is not running"));
+  return future;
+}
+
+std::future<Result<raft::LogIndex>> RaftHost::propose_conf_change(
+    raft::ConfChange cc) {
+  std::promise<Result<raft::LogIndex>> promise;
+  auto future = promise.get_future();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_ && !stopping_ && status_.running) {
+      proposals_.push_back(Proposal{{}, cc, Clock::now(), std::move(promise)});
+      cv_.notify_one();
+      return future;
+    }
+  }
+  promise.set_value(unavailable("conf change: raft host is not running"));
+  return future;
+}
+
+std::future<Status> RaftHost::transfer_leadership(raft::NodeId target) {
+  std::promise<Status> promise;
+  auto future = promise.get_future();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_ && !stopping_ && status_.running) {
+      transfers_.push_back(Transfer{target, std::move(promise)});
+      cv_.notify_one();
+      return future;
+    }
+  }
+  promise.set_value(
+      unavailable("transfer leadership: raft host is not running"));
   return future;
 }
 
@@ -143,30 +179,33 @@ HostStatus RaftHost::status() const {
 }
 
 void RaftHost::run() {
-  using Clock = std::chrono::steady_clock;
   auto next_tick = Clock::now() + options_.tick_interval;
   std::vector<std::string> inbox;
   std::vector<Proposal> proposals;
+  std::vector<Transfer> transfers;
   std::vector<std::promise<Status>> reads;
   Status failed;
-  publish_status();
+  publish_status(true);
   while (failed.ok()) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_until(lock, next_tick, [&] {
         return stopping_ || !inbox_.empty() || !proposals_.empty() ||
-               !read_requests_.empty();
+               !transfers_.empty() || !read_requests_.empty();
       });
       if (stopping_) break;
       inbox.swap(inbox_);
       proposals.swap(proposals_);
+      transfers.swap(transfers_);
       reads.swap(read_requests_);
     }
     handle_inbox(inbox);
     const auto now = Clock::now();
+    bool ticked = false;
     if (now >= next_tick) {
       node_->tick();
       ++ticks_;
+      ticked = true;
       expire_reads();
       next_tick += options_.tick_interval;
       // After a long stall, tick once rather than catching up in a burst
@@ -174,12 +213,16 @@ void RaftHost::run() {
       if (next_tick < now) next_tick = now + options_.tick_interval;
     }
     handle_proposals(proposals);
+    handle_transfers(transfers);
     handle_reads(reads);
     failed = drain_ready();
-    publish_status();
+    if (failed.ok()) maybe_snapshot();
+    check_transfers();
+    publish_status(ticked);
+    flush_completions();
   }
   if (!failed.ok()) {
-    logger().error("persist failed; raft group stopped",
+    logger().error("persist or restore failed; raft group stopped",
                    {{"group", options_.group},
                     {"node", node_->id().value()},
                     {"error", failed.error().to_string()}});
@@ -190,9 +233,11 @@ void RaftHost::run() {
       status_.running = false;
       status_.failure = failed.error();
       proposals.swap(proposals_);
+      transfers.swap(transfers_);
       reads.swap(read_requests_);
     }
     for (Proposal& p : proposals) p.promise.set_value(e);
+    for (Transfer& t : transfers) t.promise.set_value(e);
     for (std::promise<Status>& r : reads) r.set_value(e);
   }
 }
@@ -222,24 +267,65 @@ void RaftHost::handle_inbox(std::vector<std::string>& inbox) {
 
 void RaftHost::handle_proposals(std::vector<Proposal>& proposals) {
   for (Proposal& p : proposals) {
-    Status s = node_->propose(std::move(p.data));
+    Status s = p.cc ? node_->propose_conf_change(*p.cc)
+                    : node_->propose(std::move(p.data));
     if (!s.ok()) {
-      p.promise.set_value(s.error());
+      count_dropped(1);
+      complete(p.promise, s.error());
       continue;
     }
     // The entry is the node's last one now, in its current term.
     const raft::LogIndex index = node_->last_index();
-    auto [it, inserted] = pending_proposals_.try_emplace(
-        index, PendingProposal{node_->term(), std::move(p.promise)});
+    PendingProposal pending{node_->term(), std::nullopt, std::move(p.promise)};
+    if (!p.cc) pending.queued = p.queued;
+    auto [it, inserted] = pending_proposals_.try_emplace(index);
     // A leftover at the same index belongs to an older term: that entry
     // was overwritten before it reached us.
     if (!inserted) {
-      it->second.promise.set_value(
-          unavailable("proposal lost in a leader change, retry"));
-      it->second = PendingProposal{node_->term(), std::move(p.promise)};
+      count_dropped(1);
+      complete(it->second.promise,
+               unavailable("proposal lost in a leader change, retry"));
     }
+    it->second = std::move(pending);
   }
   proposals.clear();
+}
+
+void RaftHost::handle_transfers(std::vector<Transfer>& transfers) {
+  for (Transfer& t : transfers) {
+    Status s = node_->transfer_leadership(t.target);
+    if (!s.ok()) {
+      complete(t.promise, s.error());
+      continue;
+    }
+    // One election timeout for the core to finish, one for the new
+    // leader's election to reach us, and a little slack.
+    const auto wait =
+        static_cast<std::uint64_t>(2 * options_.raft.election_tick + 3);
+    pending_transfers_.push_back(
+        PendingTransfer{t.target, ticks_ + wait, std::move(t.promise)});
+  }
+  transfers.clear();
+}
+
+void RaftHost::check_transfers() {
+  for (auto it = pending_transfers_.begin(); it != pending_transfers_.end();) {
+    if (node_->leader() == it->target) {
+      complete(it->promise, ok_status());
+      it = pending_transfers_.erase(it);
+    } else if (it->deadline_tick <= ticks_) {
+      complete(
+          it->promise,
+          Error(Code::timeout,
+                "transfer leadership: node " +
+                    std::to_string(it->target.value()) +
+                    " did not take over in time",
+                "check that it is up and caught up, then retry", "raft_host"));
+      it = pending_transfers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void RaftHost::handle_reads(std::vector<std::promise<Status>>& reads) {
@@ -247,7 +333,7 @@ void RaftHost::handle_reads(std::vector<std::promise<Status>>& reads) {
     const std::uint64_t ctx = next_read_ctx_++;
     Status s = node_->read_index(ctx);
     if (!s.ok()) {
-      r.set_value(s.error());
+      complete(r, s.error());
       continue;
     }
     reads_in_flight_.emplace(
@@ -263,13 +349,8 @@ Status RaftHost::drain_ready() {
   while (node_->has_ready()) {
     raft::Ready rd = node_->ready();
     // 1-3: durable before anything of this Ready leaves the node.
-    if (rd.snapshot) {
-      const raft::LogIndex index = rd.snapshot->meta.index;
-      NW_RETURN_IF_ERROR(storage.apply_snapshot(std::move(*rd.snapshot)));
-      // No state machine restore hook yet (see README.md): the controller
-      // adds one with its snapshots.
-      applied_ = index;
-    }
+    if (rd.snapshot)
+      NW_RETURN_IF_ERROR(install_snapshot(std::move(*rd.snapshot)));
     if (!rd.entries.empty()) NW_RETURN_IF_ERROR(storage.append(rd.entries));
     if (rd.hard_state)
       NW_RETURN_IF_ERROR(storage.set_hard_state(*rd.hard_state));
@@ -305,44 +386,12 @@ void RaftHost::send_messages(std::vector<raft::Message>& messages) {
   }
 }
 
-void RaftHost::apply_committed(const std::vector<raft::Entry>& entries) {
-  for (const raft::Entry& e : entries) {
-    applied_ = e.index;
-    if (e.type == raft::EntryType::normal && !e.data.empty() && apply_) {
-      apply_(e);
-    }
-    auto it = pending_proposals_.find(e.index);
-    if (it != pending_proposals_.end()) {
-      if (it->second.term == e.term) {
-        it->second.promise.set_value(e.index);
-      } else {
-        it->second.promise.set_value(
-            unavailable("proposal lost in a leader change, retry"));
-      }
-      pending_proposals_.erase(it);
-    }
-  }
-  // A proposal below the applied index that we never saw applied (a
-  // snapshot jumped over it) cannot be confirmed either way.
-  while (!pending_proposals_.empty() &&
-         pending_proposals_.begin()->first <= applied_) {
-    pending_proposals_.begin()->second.promise.set_value(
-        unavailable("proposal outcome unknown after a snapshot, retry"));
-    pending_proposals_.erase(pending_proposals_.begin());
-  }
-  while (!reads_waiting_apply_.empty() &&
-         reads_waiting_apply_.begin()->first <= applied_) {
-    reads_waiting_apply_.begin()->second.set_value(ok_status());
-    reads_waiting_apply_.erase(reads_waiting_apply_.begin());
-  }
-}
-
 void RaftHost::serve_reads(const std::vector<raft::ReadState>& read_states) {
   for (const raft::ReadState& rs : read_states) {
     auto it = reads_in_flight_.find(rs.context);
     if (it == reads_in_flight_.end()) continue;  // expired, or a duplicate
     if (rs.index <= applied_) {
-      it->second.promise.set_value(ok_status());
+      complete(it->second.promise, ok_status());
     } else {
       reads_waiting_apply_.emplace(rs.index, std::move(it->second.promise));
     }
@@ -353,10 +402,10 @@ void RaftHost::serve_reads(const std::vector<raft::ReadState>& read_states) {
 void RaftHost::expire_reads() {
   for (auto it = reads_in_flight_.begin(); it != reads_in_flight_.end();) {
     if (it->second.deadline_tick <= ticks_) {
-      it->second.promise.set_value(
-          Error(Code::timeout, "read barrier: no answer from the leader",
-                "retry; the read was probably dropped in a leader change",
-                "raft_host"));
+      complete(it->second.promise,
+               Error(Code::timeout, "read barrier: no answer from the leader",
+                     "retry; the read was probably dropped in a leader change",
+                     "raft_host"));
       it = reads_in_flight_.erase(it);
     } else {
       ++it;
@@ -364,20 +413,76 @@ void RaftHost::expire_reads() {
   }
 }
 
-void RaftHost::publish_status() {
+void RaftHost::count_dropped(std::uint64_t n) {
+  if (metrics_.proposals_dropped != nullptr) {
+    metrics_.proposals_dropped->inc(static_cast<double>(n));
+  }
   std::lock_guard<std::mutex> lock(mu_);
-  status_.id = node_->id();
-  status_.role = node_->role();
-  status_.term = node_->term();
-  status_.leader = node_->leader();
-  status_.commit = node_->commit_index();
-  status_.applied = applied_;
-  status_.last_index = node_->last_index();
+  status_.proposals_dropped += n;
+}
+
+void RaftHost::publish_status(bool tick) {
+  const raft::NodeId leader = node_->leader();
+  bool leader_changed = false;
+  if (leader != raft::kNoNode && leader != last_leader_) {
+    last_leader_ = leader;
+    leader_changed = true;
+  }
+  const bool is_leader = node_->role() == raft::Role::leader;
+  // The progress map is copied once a tick (and dropped at once when this
+  // node stops leading); the rest is cheap enough for every round.
+  std::optional<raft::NodeStatus> ns;
+  if (tick && is_leader) ns = node_->status();
+  const raft::LogStorage& storage = *options_.raft.storage;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_.id = node_->id();
+    status_.role = node_->role();
+    status_.term = node_->term();
+    status_.leader = leader;
+    status_.commit = node_->commit_index();
+    status_.applied = applied_;
+    status_.last_index = node_->last_index();
+    status_.membership = node_->membership();
+    status_.applied_membership = applied_membership_;
+    if (ns) {
+      status_.progress = ns->progress;
+    } else if (!is_leader) {
+      status_.progress.clear();
+    }
+    status_.snapshot = storage.snapshot_meta();
+    status_.first_index = storage.first_index();
+    if (leader_changed) ++status_.leader_changes;
+  }
+  if (leader_changed && metrics_.leader_changes != nullptr) {
+    metrics_.leader_changes->inc();
+  }
+  update_metrics();
+  if (ns) update_peer_lag(*ns);
+}
+
+void RaftHost::complete(std::promise<Result<raft::LogIndex>>& p,
+                        Result<raft::LogIndex> r) {
+  done_proposals_.emplace_back(std::move(p), std::move(r));
+}
+
+void RaftHost::complete(std::promise<Status>& p, Status s) {
+  done_statuses_.emplace_back(std::move(p), std::move(s));
+}
+
+void RaftHost::flush_completions() {
+  for (auto& [p, r] : done_proposals_) p.set_value(std::move(r));
+  done_proposals_.clear();
+  for (auto& [p, s] : done_statuses_) p.set_value(std::move(s));
+  done_statuses_.clear();
 }
 
 void RaftHost::fail_all_pending(const Error& e) {
+  flush_completions();  // answered already: those answers stand
   for (auto& [index, p] : pending_proposals_) p.promise.set_value(e);
   pending_proposals_.clear();
+  for (PendingTransfer& t : pending_transfers_) t.promise.set_value(e);
+  pending_transfers_.clear();
   for (auto& [ctx, r] : reads_in_flight_) r.promise.set_value(e);
   reads_in_flight_.clear();
   for (auto& [index, r] : reads_waiting_apply_) r.set_value(e);
