@@ -3,6 +3,8 @@
 // I/O thread unless a comment says otherwise.
 #include "agent/transport/transport.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/buffer.hpp>
@@ -86,8 +88,11 @@ struct Connection {
   // Guarded by Impl::mu_.
   State state = State::connecting;
   std::string node_id;  // outbound: the node dialed; inbound: from its hello
+  std::string seed;     // outbound to a seed: its "host:port" until resolved
   std::string remote;   // for logs: "ip:port"
   asio::ip::address remote_ip;
+  tcp::endpoint local_end;             // set once the TCP connection is up, to
+  tcp::endpoint remote_end;            // recognise a connection to ourselves
   bool writing = false;                // an async_write is in progress
   std::vector<std::string> in_flight;  // the frames it writes (kept alive)
   std::size_t in_flight_bytes = 0;
@@ -127,6 +132,21 @@ struct Peer {
   metrics::Gauge* connected_metric = nullptr;
 };
 using PeerPtr = std::shared_ptr<Peer>;
+
+// An address to dial whose node id is not known yet (add_seed()). Guarded
+// by Impl::mu_; the timer is touched on the I/O thread only.
+struct Seed {
+  Seed(HostPort a, const TransportOptions& o, std::uint64_t seed)
+      : addr(std::move(a)), backoff(o.backoff_min, o.backoff_max, seed) {}
+
+  HostPort addr;
+  ConnPtr dialing;  // the attempt in progress, until its hello arrives
+  std::unique_ptr<asio::steady_timer> retry_timer;  // made on the I/O thread
+  bool retry_pending = false;
+  Backoff backoff;
+  std::string last_error;
+};
+using SeedPtr = std::shared_ptr<Seed>;
 
 }  // namespace
 
@@ -168,6 +188,10 @@ class Transport::Impl {
   std::uint16_t port() const { return port_.load(); }
   void set_peer(const std::string& node_id, HostPort addr);
   void remove_peer(const std::string& node_id);
+  void add_seed(HostPort addr);
+  void remove_seed(const HostPort& addr);
+  std::vector<std::pair<std::string, std::string>> seeds() const;
+  void set_peer_event_handler(PeerEventHandler h);
   bool send(const std::string& to_node, std::uint64_t group,
             std::string payload);
   std::vector<PeerInfo> peers() const;
@@ -188,6 +212,23 @@ class Transport::Impl {
   void dial(Peer& p);
   void dial_now(const std::string& node_id);
   void schedule_retry(Peer& p);
+  Seed* find_seed(const std::string& key);
+  void dial_seed(const std::string& key);
+  void schedule_seed_retry(const std::string& key, Seed& s);
+  void connect(const ConnPtr& c, const HostPort& addr);
+  // On a seed's connection whose hello named `node_id`: turns the seed into
+  // that peer. false (and closes `c`) when the seed was removed meanwhile.
+  bool resolve_seed(const ConnPtr& c, const std::string& node_id);
+  // The other end of `c` when this agent dialed itself, else null.
+  ConnPtr other_end(const Connection& c) const;
+  // For a hello with our own node id on `c`: when `c` is a seed's
+  // connection or one end of a connection to ourselves, closes it (and its
+  // other end), drops the seed and returns true; false for a connection
+  // from another agent that has our node id.
+  bool close_self_connection(const ConnPtr& c);
+  // Queues a peer event for the handler; posted, so it runs after the
+  // lock is released and in order.
+  void notify(const std::string& node_id, bool connected);
   void do_accept();
   void begin_session(const ConnPtr& c);
   void write_some(Peer& p);
@@ -205,13 +246,19 @@ class Transport::Impl {
   void on_resolved(const ConnPtr& c, const error_code& ec,
                    const tcp::resolver::results_type& results);
   void on_connected(const ConnPtr& c, const error_code& ec);
+  // Opens `socket` for `target` and binds it to source_ip_ (port 0).
+  // io_error when that fails (the address is not local any more, say).
+  Status bind_source(tcp::socket& socket, const tcp::endpoint& target);
   void on_accept(const error_code& ec, tcp::socket socket);
   void on_write(const ConnPtr& c, const error_code& ec);
   void on_read(const ConnPtr& c, const error_code& ec, std::size_t n);
+  void decode_some(const ConnPtr& c);
   void start_read(const ConnPtr& c);
 
   const TransportOptions options_;
   const MessageHandler handler_;
+  // Written under mu_ before start() only; read by the I/O thread after.
+  PeerEventHandler peer_event_handler_;
 
   // Declared first so it is destroyed last: pending handlers own
   // connections whose sockets need it.
@@ -223,6 +270,9 @@ class Transport::Impl {
   std::atomic<std::uint16_t> port_{0};
   std::atomic<bool> io_running_{false};
   std::string hello_;  // our encoded hello frame; immutable after start()
+  // Where outbound connections leave from: the listen address when it is a
+  // literal IP that is not a wildcard. Set in listen(); immutable after.
+  std::optional<asio::ip::address> source_ip_;
 
   metrics::CounterFamily* m_sent_ = nullptr;
   metrics::CounterFamily* m_received_ = nullptr;
@@ -235,6 +285,8 @@ class Transport::Impl {
   bool started_ = false;                  // guarded by mu_
   bool stopped_ = false;                  // guarded by mu_
   std::map<std::string, PeerPtr> peers_;  // guarded by mu_
+  std::map<std::string, SeedPtr> seeds_;  // guarded by mu_; by "host:port"
+  std::set<std::string> self_seeds_;      // guarded by mu_: our own address
   std::set<ConnPtr> conns_;               // guarded by mu_: every open one
   std::uint64_t next_conn_id_ = 1;        // guarded by mu_
   std::uint64_t seed_;                    // guarded by mu_
@@ -284,6 +336,7 @@ Status Transport::Impl::listen() {
   auto ip = asio::ip::make_address(at.host, ec);
   if (!ec) {
     ep = tcp::endpoint(ip, at.port);
+    if (!ip.is_unspecified()) source_ip_ = ip;
   } else {
     tcp::resolver resolver(io_);
     auto results = resolver.resolve(at.host, std::to_string(at.port),
@@ -329,6 +382,7 @@ Status Transport::Impl::start() {
     std::lock_guard inner(mu_);
     do_accept();
     for (auto& [id, p] : peers_) dial(*p);
+    for (const auto& [key, sd] : seeds_) dial_seed(key);
   });
   io_running_ = true;
   try {
@@ -380,6 +434,7 @@ void Transport::Impl::shutdown_io() {
   auto conns = conns_;
   for (const auto& c : conns) close_conn(c, "transport stopping", false);
   for (auto& [id, p] : peers_) p->retry_timer.reset();
+  for (auto& [key, sd] : seeds_) sd->retry_timer.reset();
   // Pending completions would only see operation_aborted; the io_context's
   // destructor frees them.
   io_.stop();
@@ -407,10 +462,72 @@ void Transport::Impl::remove_peer(const std::string& node_id) {
   if (!started_ || stopped_) return;
   asio::post(io_, [this, p] {
     std::lock_guard inner(mu_);
-    if (p->conn) close_conn(p->conn, "peer removed", false);
+    if (p->conn) {
+      close_conn(p->conn, "peer removed", false);
+      // Unless it already dialed in again as a new peer.
+      Peer* again = find(p->node_id);
+      if (again == nullptr || !again->conn) notify(p->node_id, false);
+    }
     if (p->dialing) close_conn(p->dialing, "peer removed", false);
     p->retry_timer.reset();
   });
+}
+
+void Transport::Impl::add_seed(HostPort addr) {
+  std::lock_guard lock(mu_);
+  if (stopped_) return;
+  std::string key = addr.to_string();
+  if (seeds_.count(key) != 0 || self_seeds_.count(key) != 0) return;
+  for (const auto& [id, p] : peers_) {
+    if (p->addr == addr) {
+      kLog.debug("seed is the address of a known peer; not dialed",
+                 {{"seed", key}, {"peer", id}});
+      return;
+    }
+  }
+  seeds_.emplace(key,
+                 std::make_shared<Seed>(std::move(addr), options_, seed_++));
+  kLog.info("seed added", {{"seed", key}});
+  if (started_) {
+    asio::post(io_, [this, key] {
+      std::lock_guard inner(mu_);
+      dial_seed(key);
+    });
+  }
+}
+
+void Transport::Impl::remove_seed(const HostPort& addr) {
+  std::lock_guard lock(mu_);
+  auto it = seeds_.find(addr.to_string());
+  if (it == seeds_.end()) return;
+  SeedPtr sd = std::move(it->second);
+  seeds_.erase(it);
+  kLog.info("seed removed", {{"seed", addr.to_string()}});
+  if (!started_ || stopped_) return;
+  asio::post(io_, [this, sd] {
+    std::lock_guard inner(mu_);
+    if (sd->dialing) close_conn(sd->dialing, "seed removed", false);
+    sd->retry_timer.reset();
+  });
+}
+
+std::vector<std::pair<std::string, std::string>> Transport::Impl::seeds()
+    const {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(seeds_.size());
+  for (const auto& [key, sd] : seeds_) out.emplace_back(key, sd->last_error);
+  return out;
+}
+
+void Transport::Impl::set_peer_event_handler(PeerEventHandler h) {
+  std::lock_guard lock(mu_);
+  if (started_ || stopped_) {
+    kLog.error(
+        "set_peer_event_handler() after start() is ignored; set it before");
+    return;
+  }
+  peer_event_handler_ = std::move(h);
 }
 
 bool Transport::Impl::send(const std::string& to_node, std::uint64_t group,
@@ -512,13 +629,113 @@ void Transport::Impl::dial(Peer& p) {
   c->node_id = p.node_id;
   c->remote = p.addr->to_string();
   p.dialing = c;
+  connect(c, *p.addr);
+}
+
+// Registers outbound `c` and starts resolving and connecting to `addr`.
+void Transport::Impl::connect(const ConnPtr& c, const HostPort& addr) {
   conns_.insert(c);
   begin_session(c);
   c->resolver.async_resolve(
-      p.addr->host, std::to_string(p.addr->port),
+      addr.host, std::to_string(addr.port),
       [this, c](const error_code& ec, tcp::resolver::results_type results) {
         on_resolved(c, ec, results);
       });
+}
+
+Seed* Transport::Impl::find_seed(const std::string& key) {
+  auto it = seeds_.find(key);
+  return it == seeds_.end() ? nullptr : it->second.get();
+}
+
+void Transport::Impl::dial_seed(const std::string& key) {
+  Seed* sd = find_seed(key);
+  if (stopped_ || sd == nullptr || sd->dialing || sd->retry_pending) return;
+  auto c = std::make_shared<Connection>(io_, next_conn_id_++, true);
+  c->seed = key;
+  c->remote = key;
+  sd->dialing = c;
+  connect(c, sd->addr);
+}
+
+void Transport::Impl::schedule_seed_retry(const std::string& key, Seed& sd) {
+  if (stopped_ || sd.dialing || sd.retry_pending) return;
+  if (!sd.retry_timer) {
+    sd.retry_timer = std::make_unique<asio::steady_timer>(io_);
+  }
+  sd.retry_pending = true;
+  sd.retry_timer->expires_after(sd.backoff.next());
+  sd.retry_timer->async_wait([this, key](const error_code& ec) {
+    if (ec) return;  // cancelled: seed removed or resolved, or stopping
+    std::lock_guard lock(mu_);
+    Seed* q = find_seed(key);
+    if (q == nullptr || !q->retry_pending) return;
+    q->retry_pending = false;
+    dial_seed(key);
+  });
+}
+
+bool Transport::Impl::resolve_seed(const ConnPtr& c,
+                                   const std::string& node_id) {
+  const std::string key = std::exchange(c->seed, std::string());
+  auto it = seeds_.find(key);
+  if (it == seeds_.end() || it->second->dialing != c) {
+    close_conn(c, "seed removed", false);
+    return false;
+  }
+  SeedPtr sd = std::move(it->second);
+  seeds_.erase(it);
+  sd->dialing.reset();
+  sd->retry_timer.reset();
+  Peer& p = add_peer(node_id);
+  p.announced = true;
+  p.addr = sd->addr;
+  kLog.info("seed resolved", {{"seed", key}, {"peer", node_id}});
+  return true;
+}
+
+ConnPtr Transport::Impl::other_end(const Connection& c) const {
+  for (const auto& x : conns_) {
+    if (x->outbound != c.outbound &&
+        x->state != Connection::State::connecting &&
+        x->local_end == c.remote_end && x->remote_end == c.local_end) {
+      return x;
+    }
+  }
+  return nullptr;
+}
+
+bool Transport::Impl::close_self_connection(const ConnPtr& c) {
+  ConnPtr far = other_end(*c);
+  const ConnPtr& out = c->outbound ? c : far;
+  const ConnPtr& in = c->outbound ? far : c;
+  // An outbound seed answered by our own node id is our own address even
+  // when its other end cannot be seen (NAT, a proxy).
+  if (!out || (in == nullptr && out->seed.empty())) return false;
+  if (!out->seed.empty()) {
+    // Our own address in the join list: not an error, and never redialed.
+    auto it = seeds_.find(out->seed);
+    if (it != seeds_.end() && it->second->dialing == out) {
+      seeds_.erase(it);
+      self_seeds_.insert(out->seed);
+    }
+    kLog.debug("seed is this agent's own address; dropped",
+               {{"seed", out->seed}});
+    close_conn(out, "seed is this agent itself", false);
+  } else {
+    // set_peer() named our own address: the peer entry should say so.
+    close_conn(out, "dialed " + out->node_id + " at " + out->remote +
+                        " but reached this agent itself");
+  }
+  if (in) close_conn(in, "connection from this agent itself", false);
+  return true;
+}
+
+void Transport::Impl::notify(const std::string& node_id, bool connected) {
+  if (!peer_event_handler_ || stopped_) return;
+  asio::post(io_, [this, node_id, connected] {
+    peer_event_handler_(node_id, connected);
+  });
 }
 
 void Transport::Impl::schedule_retry(Peer& p) {
@@ -544,10 +761,60 @@ void Transport::Impl::on_resolved(const ConnPtr& c, const error_code& ec,
     close_conn(c, "resolve " + c->remote + ": " + error_text(ec));
     return;
   }
-  asio::async_connect(c->socket, results,
-                      [this, c](const error_code& e, const tcp::endpoint&) {
-                        on_connected(c, e);
-                      });
+  if (!source_ip_) {
+    asio::async_connect(c->socket, results,
+                        [this, c](const error_code& e, const tcp::endpoint&) {
+                          on_connected(c, e);
+                        });
+    return;
+  }
+  // Leave from the listen address: async_connect() over a range would
+  // reopen the socket for each endpoint and lose the bind, so take the
+  // first endpoint of the listen address's family and connect to it alone.
+  std::optional<tcp::endpoint> target;
+  for (const auto& entry : results) {
+    if (entry.endpoint().address().is_v4() == source_ip_->is_v4()) {
+      target = entry.endpoint();
+      break;
+    }
+  }
+  if (!target) {
+    close_conn(c, "resolve " + c->remote + ": no IPv" +
+                      (source_ip_->is_v4() ? "4" : "6") +
+                      " address to reach it from the peer listen address " +
+                      source_ip_->to_string());
+    return;
+  }
+  if (Status s = bind_source(c->socket, *target); !s.ok()) {
+    close_conn(c, s.error().message);
+    return;
+  }
+  c->socket.async_connect(
+      *target, [this, c](const error_code& e) { on_connected(c, e); });
+}
+
+Status Transport::Impl::bind_source(tcp::socket& socket,
+                                    const tcp::endpoint& target) {
+  error_code ec;
+  if (!socket.is_open() && socket.open(target.protocol(), ec)) {
+    return Error(Code::io_error, "open a socket: " + error_text(ec), {},
+                 "transport");
+  }
+#ifdef IP_BIND_ADDRESS_NO_PORT
+  // Let connect() pick the source port, so bound sockets share the
+  // ephemeral range per destination as unbound ones do.
+  // A failure only costs that; ignored.
+  const int one = 1;
+  (void)::setsockopt(socket.native_handle(), IPPROTO_IP,
+                     IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+  if (socket.bind(tcp::endpoint(*source_ip_, 0), ec)) {
+    return Error(Code::io_error,
+                 "bind the outbound socket to " + source_ip_->to_string() +
+                     ": " + error_text(ec),
+                 {}, "transport");
+  }
+  return ok_status();
 }
 
 void Transport::Impl::on_connected(const ConnPtr& c, const error_code& ec) {
@@ -560,7 +827,9 @@ void Transport::Impl::on_connected(const ConnPtr& c, const error_code& ec) {
   c->state = Connection::State::handshaking;
   error_code ignored;
   c->socket.set_option(tcp::no_delay(true), ignored);
-  c->remote_ip = c->socket.remote_endpoint(ignored).address();
+  c->local_end = c->socket.local_endpoint(ignored);
+  c->remote_end = c->socket.remote_endpoint(ignored);
+  c->remote_ip = c->remote_end.address();
   write_frames(c, false);
   start_read(c);
 }
@@ -592,6 +861,8 @@ void Transport::Impl::on_accept(const error_code& ec, tcp::socket socket) {
   error_code ignored;
   c->socket.set_option(tcp::no_delay(true), ignored);
   auto ep = c->socket.remote_endpoint(ignored);
+  c->local_end = c->socket.local_endpoint(ignored);
+  c->remote_end = ep;
   c->remote_ip = ep.address();
   c->remote = HostPort{ep.address().to_string(), ep.port()}.to_string();
   conns_.insert(c);
@@ -695,6 +966,11 @@ void Transport::Impl::on_read(const ConnPtr& c, const error_code& ec,
     }
   }
   c->rend += n;
+  decode_some(c);
+}
+
+// Delivers the whole frames in c's buffer, then reads more.
+void Transport::Impl::decode_some(const ConnPtr& c) {
   std::size_t needed = 0;
   while (true) {
     const std::string_view data(c->rbuf.data() + c->rbegin,
@@ -713,6 +989,12 @@ void Transport::Impl::on_read(const ConnPtr& c, const error_code& ec,
     c->rbegin += r.frame.size;
     if (r.frame.type == FrameType::hello) {
       if (!on_hello(c, r.frame.payload)) return;
+      if (peer_event_handler_) {
+        // The connect event is posted: deliver the frames behind the hello
+        // after it.
+        asio::post(io_, [this, c] { decode_some(c); });
+        return;
+      }
       continue;
     }
     if (c->state != Connection::State::established) {
@@ -756,10 +1038,13 @@ bool Transport::Impl::on_hello(const ConnPtr& c, std::string_view payload) {
     return false;
   }
   const Hello& h = decoded.value();
+  const bool to_seed = c->outbound && !c->seed.empty();
   std::string refusal;
   if (h.version != kProtocolVersion) {
     refusal = "peer speaks protocol version " + std::to_string(h.version) +
               ", this agent " + std::to_string(kProtocolVersion);
+  } else if (h.node_id == options_.node_id && close_self_connection(c)) {
+    return false;
   } else if (h.node_id == options_.node_id) {
     refusal = "peer " + c->remote + " has this agent's own node id " +
               h.node_id + " (two agents with one node id?)";
@@ -768,7 +1053,7 @@ bool Transport::Impl::on_hello(const ConnPtr& c, std::string_view payload) {
     refusal = "cluster id mismatch: peer " + h.node_id + " at " + c->remote +
               " is in cluster \"" + h.cluster_id + "\", this agent in \"" +
               options_.cluster_id + "\"";
-  } else if (c->outbound && h.node_id != c->node_id) {
+  } else if (c->outbound && !to_seed && h.node_id != c->node_id) {
     refusal = "dialed " + c->node_id + " at " + c->remote + " but node " +
               h.node_id + " answered";
   }
@@ -779,12 +1064,14 @@ bool Transport::Impl::on_hello(const ConnPtr& c, std::string_view payload) {
     close_conn(c, refusal);
     return false;
   }
+  if (to_seed && !resolve_seed(c, h.node_id)) return false;
   Peer& p = add_peer(h.node_id);
   c->node_id = h.node_id;
   if (!p.announced && h.listen_port != 0) {
     p.addr = HostPort{c->remote_ip.to_string(), h.listen_port};
   }
-  if (p.conn) {
+  const bool replacing = p.conn != nullptr;
+  if (replacing) {
     // Duplicate: keep the connection dialed by the smaller node id; between
     // two from the same dialer keep the newer (the old one is likely dead).
     // Both sides apply the same rule, so they keep the same connection.
@@ -809,6 +1096,11 @@ bool Transport::Impl::on_hello(const ConnPtr& c, std::string_view payload) {
     p.retry_pending = false;
     p.retry_timer->cancel();
   }
+  if (p.dialing && p.dialing->state == Connection::State::connecting) {
+    // It has sent nothing yet: dropping it spares a duplicate.
+    close_conn(p.dialing, "superseded by an established connection", false);
+  }
+  if (!replacing) notify(p.node_id, true);
   if (p.connected_metric != nullptr) p.connected_metric->set(1);
   kLog.info("peer connected", {{"peer", p.node_id},
                                {"remote", c->remote},
@@ -847,6 +1139,19 @@ void Transport::Impl::close_conn(const ConnPtr& c, const std::string& reason,
     }
     c->in_flight_queued = false;
   }
+  if (!c->seed.empty()) {
+    Seed* sd = find_seed(c->seed);
+    if (sd != nullptr && sd->dialing == c) {
+      sd->dialing.reset();
+      const bool seed_news = failure && sd->last_error != reason;
+      if (failure) sd->last_error = reason;
+      log::write(seed_news ? log::Level::warn : log::Level::debug, "transport",
+                 "seed dial failed; retrying with backoff",
+                 {{"seed", c->seed}, {"reason", reason}});
+      schedule_seed_retry(c->seed, *sd);
+      return;
+    }
+  }
   const bool current = p != nullptr && (p->conn == c || p->dialing == c);
   // A peer that stays down fails every redial the same way: warn once per
   // new reason, not at every backoff step.
@@ -855,6 +1160,7 @@ void Transport::Impl::close_conn(const ConnPtr& c, const std::string& reason,
   if (p != nullptr && p->conn == c) {
     p->conn.reset();
     if (p->connected_metric != nullptr) p->connected_metric->set(0);
+    notify(p->node_id, false);
     log::write(
         failure ? log::Level::warn : log::Level::info, "transport",
         "peer disconnected",
@@ -889,6 +1195,14 @@ void Transport::set_peer(const std::string& node_id, HostPort addr) {
 }
 void Transport::remove_peer(const std::string& node_id) {
   impl_->remove_peer(node_id);
+}
+void Transport::add_seed(HostPort addr) { impl_->add_seed(std::move(addr)); }
+void Transport::remove_seed(const HostPort& addr) { impl_->remove_seed(addr); }
+std::vector<std::pair<std::string, std::string>> Transport::seeds() const {
+  return impl_->seeds();
+}
+void Transport::set_peer_event_handler(PeerEventHandler h) {
+  impl_->set_peer_event_handler(std::move(h));
 }
 bool Transport::send(const std::string& to_node, std::uint64_t group,
                      std::string payload) {

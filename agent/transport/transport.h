@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "agent/service/service.h"
@@ -27,7 +28,12 @@ struct TransportOptions {
   // (nor is this side checked by peers).
   std::string cluster_id;
   // Where to accept peer connections (the agent's --peer); port 0 picks a
-  // free port (see Transport::port()).
+  // free port (see Transport::port()). When the host is a literal IP other
+  // than 0.0.0.0 or ::, outbound connections leave from that IP too (each
+  // socket is bound to it, port 0, before connecting), so peers see this
+  // agent's traffic come from its peer address on a multi-homed host; a
+  // peer address of another IP family is then unreachable. A name or a
+  // wildcard leaves the choice of source address to the kernel.
   HostPort listen{"127.0.0.1", 0};
   // Largest frame (header included) sent or accepted; a longer frame closes
   // the connection. At least kMinMaxFrameSize.
@@ -65,6 +71,12 @@ using MessageHandler =
     std::function<void(const std::string& from_node, std::uint64_t group,
                        std::string_view payload)>;
 
+// Called when a peer becomes connected (a connection finished its handshake
+// and the peer had none) or stops being connected (its established
+// connection closed, or remove_peer()).
+using PeerEventHandler =
+    std::function<void(const std::string& node_id, bool connected)>;
+
 // The peer-to-peer link between agents: one TCP connection per pair of
 // agents, carrying length-prefixed, CRC-32C-checked frames for every Raft
 // group (docs/formats/peer-frames.md). Payloads are opaque bytes.
@@ -77,6 +89,19 @@ using MessageHandler =
 // node id wins on both sides (between two from the same dialer, the newer),
 // so exactly one remains. A known peer without a connection is redialed with
 // exponential backoff and jitter until remove_peer() or stop().
+//
+// Seeds. add_seed() dials an address whose node id is not known yet (the
+// agent's --join list). A seed is redialed with backoff like a peer until a
+// hello answers on it; the hello's node then becomes an announced peer at
+// that address (an existing entry keeps its counters and queue) and the seed
+// is gone. The connection that resolved it is an ordinary outbound
+// connection from then on and follows the duplicate rule above. A hello that
+// names any other node on a connection dialed for a known peer is still
+// refused, and so is an inbound connection whose hello has this agent's own
+// node id (two agents with one node id), but an outbound seed answered by
+// this agent's own node id is our own address: the seed is dropped without a
+// warning and never dialed again, and the inbound end of that connection is
+// recognised by its endpoints and closed quietly as well.
 //
 // Backpressure. send() never blocks: it encodes the frame on the caller's
 // thread and appends it to the peer's bounded queue, or drops it (counted)
@@ -93,13 +118,18 @@ using MessageHandler =
 // every connection and joins the I/O thread; idempotent, also run by the
 // destructor). A stopped transport is not restarted: make a new one.
 // Threads: one I/O thread (an asio::io_context) does all socket work; that
-// is plenty for Raft traffic. send(), set_peer(), remove_peer(), peers() and
-// port() may be called from any thread; start() and stop() from the owner.
-// The handler runs on the I/O thread: it must be quick and must not block
-// (the Raft host queues the message) and must not call stop(); it may call
-// send(). The payload view is valid only during the call.
+// is plenty for Raft traffic. send(), set_peer(), remove_peer(), add_seed(),
+// remove_seed(), seeds(), peers() and port() may be called from any thread;
+// start(), stop() and set_peer_event_handler() from the owner. Both handlers
+// run on the I/O thread without the transport's lock: they must be quick,
+// must not block (the Raft host queues the message) and must not call
+// stop(); they may call send() and the other calls above. The payload view
+// is valid only during the call. A peer's events arrive in order, and its
+// connect event before any message of that connection.
 class Transport final : public service::Service {
  public:
+  using PeerEventHandler = transport::PeerEventHandler;
+
   // `registry` (optional) outlives the Transport.
   Transport(TransportOptions options, MessageHandler handler,
             metrics::Registry* registry = nullptr);
@@ -130,6 +160,29 @@ class Transport final : public service::Service {
   // Forgets a peer: closes its connection and drops its queue. If it dials
   // in again it is accepted as a new, unannounced peer.
   void remove_peer(const std::string& node_id);
+
+  // Dials `addr` without knowing who listens there (a --join seed). Retried
+  // with backoff like a peer until a connection's hello names the node; then
+  // the seed is resolved: that node becomes an announced peer with address
+  // `addr` (as if set_peer(hello.node_id, addr) had been called; a known
+  // peer keeps its entry and gets the new address), and the seed entry
+  // disappears. A seed answered by this agent itself (its own address in the
+  // join list) is dropped (logged at debug) and never redialed. A no-op for
+  // an address that is already a seed, was found to be this agent, or is the
+  // address of a known peer, and after stop(). Never blocks.
+  void add_seed(HostPort addr);
+  // Stops dialing a seed that has not resolved yet (an attempt in progress
+  // is closed). Unknown addresses are ignored.
+  void remove_seed(const HostPort& addr);
+  // The seeds not resolved yet, sorted: "host:port" -> why its last attempt
+  // failed ("" if none has failed yet).
+  std::vector<std::pair<std::string, std::string>> seeds() const;
+
+  // Sets the handler of peer connect/disconnect events (see the class
+  // comment for its threading rules). Not called for the connections that
+  // stop() closes.
+  // REQUIRES: not started yet (a later call is ignored and logged).
+  void set_peer_event_handler(PeerEventHandler h);
 
   // Queues `payload` for `group` to `to_node`. Never blocks. false (the
   // message is dropped and counted) when the peer is unknown, the queue is
