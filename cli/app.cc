@@ -47,6 +47,7 @@ std::unique_ptr<Cli> build_cli() {
       ->type_name("DURATION");
 
   add_status_commands(*cli);
+  add_cluster_commands(*cli);
   add_version_commands(*cli);
   add_completion_commands(*cli);
   return cli;

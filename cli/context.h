@@ -73,6 +73,7 @@ std::unique_ptr<Cli> build_cli();
 
 // Adds one noun's commands to the tree (one file per noun).
 void add_status_commands(Cli& cli);
+void add_cluster_commands(Cli& cli);
 void add_version_commands(Cli& cli);
 void add_completion_commands(Cli& cli);
 

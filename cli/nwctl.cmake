@@ -2,6 +2,8 @@
 # tree); nwctl: the binary.
 nw_add_library(ctl SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/app.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/cluster.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/cluster_format.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/completion.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/context.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/status.cc

@@ -4,7 +4,7 @@
 _nwctl_data() {
   case "$1" in
     "")
-      subs="status version completion"
+      subs="status cluster version completion"
       flags="--help -h"
       vopts="--addr --token --ca-cert --output -o --timeout"
       pos="" ;;
@@ -12,6 +12,36 @@ _nwctl_data() {
       subs=""
       flags="--help -h"
       vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "cluster")
+      subs="status join remove transfer-leader label"
+      flags="--help -h"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "cluster status")
+      subs=""
+      flags="--help -h --stale"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "cluster join")
+      subs=""
+      flags="--help -h"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "cluster remove")
+      subs=""
+      flags="--help -h --force"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "cluster transfer-leader")
+      subs=""
+      flags="--help -h"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "cluster label")
+      subs=""
+      flags="--help -h"
+      vopts="--remove --addr --token --ca-cert --output -o --timeout"
       pos="" ;;
     "version")
       subs=""
@@ -32,6 +62,18 @@ _nwctl_choices() {
     "|-o") echo "table json" ;;
     "status|--output") echo "table json" ;;
     "status|-o") echo "table json" ;;
+    "cluster|--output") echo "table json" ;;
+    "cluster|-o") echo "table json" ;;
+    "cluster status|--output") echo "table json" ;;
+    "cluster status|-o") echo "table json" ;;
+    "cluster join|--output") echo "table json" ;;
+    "cluster join|-o") echo "table json" ;;
+    "cluster remove|--output") echo "table json" ;;
+    "cluster remove|-o") echo "table json" ;;
+    "cluster transfer-leader|--output") echo "table json" ;;
+    "cluster transfer-leader|-o") echo "table json" ;;
+    "cluster label|--output") echo "table json" ;;
+    "cluster label|-o") echo "table json" ;;
     "version|--output") echo "table json" ;;
     "version|-o") echo "table json" ;;
     "completion|--output") echo "table json" ;;

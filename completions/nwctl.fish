@@ -4,15 +4,51 @@
 function __nwctl_data --argument-names path
     switch "$path"
         case ''
-            set -g __nwctl_subs 'status' 'version' 'completion'
+            set -g __nwctl_subs 'status' 'cluster' 'version' 'completion'
             set -g __nwctl_flags '--help' '-h'
             set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
             set -g __nwctl_pos
-            set -g __nwctl_descs 'status	Show the agent\'s node id, role, version and uptime' 'version	Show the versions of nwctl and of the agent it talks to; exits 0 even when no agent answers' 'completion	Print the shell completion script (bash, zsh or fish); e.g. source <(nwctl completion bash)'
+            set -g __nwctl_descs 'status	Show the agent\'s node id, role, version and uptime' 'cluster	Show and change the cluster\'s members and leader' 'version	Show the versions of nwctl and of the agent it talks to; exits 0 even when no agent answers' 'completion	Print the shell completion script (bash, zsh or fish); e.g. source <(nwctl completion bash)'
         case 'status'
             set -g __nwctl_subs
             set -g __nwctl_flags '--help' '-h'
             set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'cluster'
+            set -g __nwctl_subs 'status' 'join' 'remove' 'transfer-leader' 'label'
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs 'status	Show the cluster id, leader, term and indexes, and each member\'s addresses, role, state and replication lag; exits 5 with no leader' 'join	Make the agent at --addr join the cluster reachable at the given PEER addresses; waits until it is a member' 'remove	Remove a member; refused when the healthy voters left would not be a majority, unless --force' 'transfer-leader	Hand leadership to NODE_ID, or to the most caught-up other voter' 'label	Set or remove a member\'s labels and print the member'
+        case 'cluster status'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h' '--stale'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'cluster join'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'cluster remove'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h' '--force'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'cluster transfer-leader'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'cluster label'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--remove' '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
             set -g __nwctl_pos
             set -g __nwctl_descs
         case 'version'
@@ -39,6 +75,30 @@ function __nwctl_choices --argument-names path opt
         case 'status|--output'
             printf '%s\n' 'table' 'json'
         case 'status|-o'
+            printf '%s\n' 'table' 'json'
+        case 'cluster|--output'
+            printf '%s\n' 'table' 'json'
+        case 'cluster|-o'
+            printf '%s\n' 'table' 'json'
+        case 'cluster status|--output'
+            printf '%s\n' 'table' 'json'
+        case 'cluster status|-o'
+            printf '%s\n' 'table' 'json'
+        case 'cluster join|--output'
+            printf '%s\n' 'table' 'json'
+        case 'cluster join|-o'
+            printf '%s\n' 'table' 'json'
+        case 'cluster remove|--output'
+            printf '%s\n' 'table' 'json'
+        case 'cluster remove|-o'
+            printf '%s\n' 'table' 'json'
+        case 'cluster transfer-leader|--output'
+            printf '%s\n' 'table' 'json'
+        case 'cluster transfer-leader|-o'
+            printf '%s\n' 'table' 'json'
+        case 'cluster label|--output'
+            printf '%s\n' 'table' 'json'
+        case 'cluster label|-o'
             printf '%s\n' 'table' 'json'
         case 'version|--output'
             printf '%s\n' 'table' 'json'

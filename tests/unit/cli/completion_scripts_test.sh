@@ -33,6 +33,12 @@ expect "bash nwctl global flag after command" \
   "$(bash_complete "$dir/nwctl.bash" nwctl --addr x status --ti)" "--timeout"
 expect "bash nwctl completion shells" \
   "$(bash_complete "$dir/nwctl.bash" nwctl completion '')" "bash zsh fish"
+expect "bash nwctl cluster verbs" \
+  "$(bash_complete "$dir/nwctl.bash" nwctl cluster '')" "transfer-leader label"
+expect "bash nwctl cluster status flags" \
+  "$(bash_complete "$dir/nwctl.bash" nwctl cluster status --st)" "--stale"
+expect "bash nwctl cluster label --remove" \
+  "$(bash_complete "$dir/nwctl.bash" nwctl cluster label nw-1 --rem)" "--remove"
 expect "bash nwagent flags" "$(bash_complete "$dir/nwagent.bash" nwagent --api-)" "--api-listen"
 expect "bash nwagent log level" \
   "$(bash_complete "$dir/nwagent.bash" nwagent --log-level '')" "debug"
@@ -40,6 +46,8 @@ expect "bash nwagent log level" \
 fish_complete() { fish -c "source $1; complete -C '$2'" | tr '\n' ' '; }
 expect "fish nwctl commands" "$(fish_complete "$dir/nwctl.fish" 'nwctl ')" "status"
 expect "fish nwctl -o value" "$(fish_complete "$dir/nwctl.fish" 'nwctl -o ')" "json"
+expect "fish nwctl cluster verbs" \
+  "$(fish_complete "$dir/nwctl.fish" 'nwctl cluster ')" "transfer-leader"
 expect "fish nwagent flags" "$(fish_complete "$dir/nwagent.fish" 'nwagent --log-f')" "--log-format"
 
 zsh_loads() {
