@@ -7,6 +7,7 @@
 #include <iostream>
 #include <thread>
 
+#include "agent/cluster/cluster.h"
 #include "agent/metrics/process_collector.h"
 #include "agent/metrics/registry.h"
 #include "agent/options.h"
@@ -23,10 +24,6 @@ namespace {
 
 const log::Logger kLog("agent");
 
-// The role reported in /v1/status. Until the agents form a Raft cluster
-// (the embedded-Raft issue) every agent is a standalone node.
-constexpr const char* kRole = "standalone";
-
 }  // namespace
 
 struct Agent::Parts {
@@ -35,7 +32,8 @@ struct Agent::Parts {
   metrics::Registry registry;
   std::unique_ptr<metrics::ProcessCollector> process;
   service::ServiceManager services;
-  server::ApiServer* api = nullptr;  // owned by services
+  server::ApiServer* api = nullptr;     // owned by services
+  cluster::Cluster* cluster = nullptr;  // owned by services
 };
 
 void block_signals() {
@@ -57,6 +55,29 @@ Agent::Agent(config::AgentConfig config, const AgentCli& cli)
 
 Agent::~Agent() = default;
 
+int recover(const config::AgentConfig& config) {
+  Result<state::DataDir> dir =
+      state::DataDir::open(config.data_dir, config.node_id);
+  if (!dir.ok()) {
+    std::cerr << "nwagent --recover: " << dir.error().message << "\n";
+    if (!dir.error().hint.empty()) {
+      std::cerr << "hint: " << dir.error().hint << "\n";
+    }
+    return exit_code(dir.error().code);
+  }
+  Result<std::string> summary =
+      cluster::Cluster::recover(dir->path(), dir->node_id());
+  if (!summary.ok()) {
+    std::cerr << "nwagent --recover: " << summary.error().message << "\n";
+    if (!summary.error().hint.empty()) {
+      std::cerr << "hint: " << summary.error().hint << "\n";
+    }
+    return exit_code(summary.error().code);
+  }
+  std::cout << *summary << "\n";
+  return 0;
+}
+
 int Agent::run() {
   if (Status s = start(); !s.ok()) {
     const Error& e = s.error();
@@ -75,6 +96,12 @@ int Agent::run() {
     return exit_code(e.code);
   }
   wait_for_signals();
+  std::lock_guard lock(fatal_mu_);
+  if (fatal_) {
+    std::cerr << "nwagent: " << fatal_->message << "\n";
+    if (!fatal_->hint.empty()) std::cerr << "hint: " << fatal_->hint << "\n";
+    return exit_code(fatal_->code);
+  }
   return 0;
 }
 
@@ -111,8 +138,12 @@ Status Agent::start() {
     s.version = kVersion;
     s.commit = kGitCommit;
     s.data_dir = data_dir_display_;
-    s.role = kRole;
+    s.role = parts_->cluster->role();
     s.api_addr = parts_->api->address();
+    s.peer_addr = parts_->cluster->peer_addr();
+    s.cluster_id = parts_->cluster->cluster_id();
+    s.leader = parts_->cluster->leader_id();
+    s.term = parts_->cluster->term();
     s.log_level = std::string(log::to_string(log::level()));
     s.started_at = format_rfc3339_millis(started_at_);
     s.uptime_seconds =
@@ -125,19 +156,47 @@ Status Agent::start() {
     if (!ready_) {
       return api::HealthInfo{"not_ready", {"services are starting"}};
     }
+    const std::string why = parts_->cluster->not_ready_reason();
+    if (!why.empty()) return api::HealthInfo{"not_ready", {why}};
     return api::HealthInfo{"ready", {}};
   };
   auto api = std::make_unique<server::ApiServer>(http_opts, p.registry,
                                                  std::move(providers));
   p.api = api.get();
+
+  cluster::ClusterOptions copts;
+  copts.node_id = p.data_dir->node_id();
+  copts.data_dir = p.data_dir->path();
+  copts.peer_listen = config_.peer.listen;
+  copts.peer_advertise = config_.peer.advertise;
+  copts.api_addr = [this] { return parts_->api->address(); };
+  copts.bootstrap_expect = config_.cluster.bootstrap_expect;
+  copts.join = config_.cluster.join;
+  copts.tick_interval = config_.raft.tick_interval;
+  copts.election_ticks = config_.raft.election_ticks;
+  copts.heartbeat_ticks = config_.raft.heartbeat_ticks;
+  copts.snapshot_threshold =
+      static_cast<std::uint64_t>(config_.raft.snapshot_threshold);
+  copts.on_fatal = [this](const Error& e) {
+    {
+      std::lock_guard lock(fatal_mu_);
+      fatal_ = e;
+    }
+    ::kill(::getpid(), SIGTERM);
+  };
+  auto cluster = std::make_unique<cluster::Cluster>(copts, p.registry);
+  p.cluster = cluster.get();
+  cluster->add_routes(api->http());
   p.services.add(std::move(api));
+  p.services.add(std::move(cluster));
   NW_RETURN_IF_ERROR(p.services.start_all());
   ready_ = true;
   kLog.info("started", {{"node", p.data_dir->node_id()},
                         {"api", p.api->address()},
                         {"data_dir", data_dir_display_},
+                        {"peer", p.cluster->peer_addr()},
                         {"version", kVersion},
-                        {"role", kRole},
+                        {"role", p.cluster->role()},
                         {"starts", starts}});
   return ok_status();
 }

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "common/base/result.h"
@@ -46,8 +47,17 @@ class Agent {
   std::string data_dir_display_;  // absolute; set once in start()
   std::atomic<bool> ready_{false};
   std::atomic<bool> shutting_down_{false};
+  // Set when the cluster cannot go on (node id taken, removed); run()
+  // returns its exit code.
+  std::mutex fatal_mu_;
+  std::optional<Error> fatal_;  // guarded by fatal_mu_
   std::unique_ptr<Parts> parts_;
 };
+
+// nwagent --recover: takes the data directory's lock, rewrites it so that
+// this agent is the only voter of its cluster (cluster::Cluster::recover),
+// prints what it did and returns the exit code.
+int recover(const config::AgentConfig& config);
 
 // Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and so in every
 // thread it starts later) and ignores SIGPIPE.

@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
               << "\nhint: " << s.error().hint << "\n";
     return nw::exit_code(s.error().code);
   }
+  if (cli->recover) return nw::agent::recover(config.value());
   nw::agent::Agent agent(std::move(config).value(), *cli);
   return agent.run();
 }

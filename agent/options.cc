@@ -23,6 +23,10 @@ std::unique_ptr<AgentCli> build_agent_cli() {
                  "SIGHUP")
       ->type_name("FILE");
   app.add_flag("--version", cli->version, "print the version and exit");
+  app.add_flag("--recover", cli->recover,
+               "quorum-loss recovery: make this (stopped) agent the only "
+               "voter of its cluster, keeping the cluster state, then exit; "
+               "see docs/runbooks/quorum-loss.md");
   CLI::Option* comp =
       app.add_option("--completion", cli->completion,
                      "print the shell completion script for nwagent and exit")

@@ -25,6 +25,9 @@ struct AgentCli {
   cli::CommandHints hints;
   bool dev = false;
   bool version = false;
+  // --recover: rewrite the data directory so that this agent is the only
+  // voter of its cluster (quorum loss), then exit.
+  bool recover = false;
   std::string config_path;
   std::string completion;
   // Raw flag text by config key; CLI11 writes into these (std::map: stable

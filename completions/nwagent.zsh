@@ -6,8 +6,8 @@ _nwagent_data() {
   case "$1" in
     "")
       subs=""
-      flags="--help -h --dev --version"
-      vopts="--config -c --completion --node-id --data-dir --log-level --log-format --log-file --api-listen --api --api-threads --api-read-timeout --api-write-timeout --api-max-body-size --shutdown-timeout"
+      flags="--help -h --dev --version --recover"
+      vopts="--config -c --completion --node-id --data-dir --log-level --log-format --log-file --api-listen --api --api-threads --api-read-timeout --api-write-timeout --api-max-body-size --peer-listen --peer --peer-advertise --cluster-bootstrap-expect --bootstrap-expect --cluster-join --join --raft-tick-interval --raft-election-ticks --raft-heartbeat-ticks --raft-snapshot-threshold --shutdown-timeout"
       pos="" ;;
   esac
 }

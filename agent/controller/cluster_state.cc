@@ -165,4 +165,28 @@ Status ClusterState::apply_one(const RemoveNode& c) {
   return ok_status();
 }
 
+Status ClusterState::apply_one(const SetLabels& c) {
+  NW_ASSIGN_OR_RETURN(NodeRecord * n, find(c.id));
+  std::map<std::string, std::string> labels = n->labels;
+  for (const std::string& k : c.remove) labels.erase(k);
+  for (const auto& [k, v] : c.set) labels[k] = v;
+  if (labels != n->labels) {
+    n->labels = std::move(labels);
+    changed_ = true;
+  }
+  return ok_status();
+}
+
+void ClusterState::retain_only(std::string_view id) {
+  for (auto it = nodes_.begin(); it != nodes_.end();) {
+    if (it->first == id) {
+      ++it;
+      continue;
+    }
+    by_raft_.erase(it->second.raft_id);
+    it = nodes_.erase(it);
+  }
+  ++version_;
+}
+
 }  // namespace nw::controller

@@ -66,6 +66,11 @@ class ClusterState {
   // The node with Raft member id `raft_id`; nullptr when there is none.
   const NodeRecord* by_raft_id(raft::NodeId raft_id) const;
 
+  // Quorum-loss recovery only (nwagent --recover): drops every node but
+  // `id` and bumps the version. Not a replicated change: the recovered
+  // agent's new snapshot carries the result to the agents that join it.
+  void retain_only(std::string_view id);
+
   // The whole state, applied index and version included, as bytes
   // (docs/formats/controller-commands.md, "Snapshot").
   std::string snapshot() const;
@@ -83,6 +88,7 @@ class ClusterState {
   Status apply_one(const SetState& c);
   Status apply_one(const Heartbeat& c);
   Status apply_one(const RemoveNode& c);
+  Status apply_one(const SetLabels& c);
   // The node `id` for a change, or not_found.
   Result<NodeRecord*> find(std::string_view id);
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "agent/controller/node_record.h"
 #include "agent/raft/types.h"
@@ -32,6 +33,7 @@ enum class CommandType : std::uint8_t {
   set_state = 4,
   heartbeat = 5,
   remove_node = 6,
+  set_labels = 7,
 };
 
 std::string_view to_string(CommandType t);
@@ -77,9 +79,19 @@ struct RemoveNode {
   bool operator==(const RemoveNode&) const = default;
 };
 
+// Sets and removes some labels of a node, keeping the others; merged in
+// the state machine, so concurrent label writes never lose each other.
+// A key in both is set (remove applies first).
+struct SetLabels {
+  std::string id;
+  std::map<std::string, std::string> set;
+  std::vector<std::string> remove;  // strictly ascending
+  bool operator==(const SetLabels&) const = default;
+};
+
 // Alternatives are in CommandType order; new ones go at the end.
 using Command = std::variant<RegisterNode, UpdateNode, SetRole, SetState,
-                             Heartbeat, RemoveNode>;
+                             Heartbeat, RemoveNode, SetLabels>;
 
 CommandType command_type(const Command& c);
 

@@ -44,6 +44,8 @@ std::string_view to_string(CommandType t) {
       return "heartbeat";
     case CommandType::remove_node:
       return "remove_node";
+    case CommandType::set_labels:
+      return "set_labels";
   }
   return "?";
 }
@@ -197,6 +199,13 @@ void encode_body(std::string* out, const RemoveNode& c) {
   wire::put_string(out, c.id);
 }
 
+void encode_body(std::string* out, const SetLabels& c) {
+  wire::put_string(out, c.id);
+  wire::put_labels(out, c.set);
+  raft::put_u32(out, static_cast<std::uint32_t>(c.remove.size()));
+  for (const std::string& k : c.remove) wire::put_string(out, k);
+}
+
 // Each decode_body returns false with *why set on a bad body.
 bool decode_body(raft::ByteReader* r, RegisterNode* c, std::string* why) {
   NodeRecord& n = c->node;
@@ -258,6 +267,29 @@ bool decode_body(raft::ByteReader* r, Heartbeat* c, std::string* why) {
 
 bool decode_body(raft::ByteReader* r, RemoveNode* c, std::string* why) {
   if (!wire::read_string(r, &c->id)) return (*why = "truncated in id", false);
+  return true;
+}
+
+bool decode_body(raft::ByteReader* r, SetLabels* c, std::string* why) {
+  if (!wire::read_string(r, &c->id)) return (*why = "truncated in id", false);
+  if (!wire::read_labels(r, &c->set, why)) return false;
+  std::uint32_t n = 0;
+  if (!r->u32(&n)) return (*why = "truncated in remove count", false);
+  // Each key takes at least its 4-byte length: no allocation beyond the
+  // bytes that are there.
+  if (n > r->remaining() / 4) {
+    return (*why = "truncated in remove: count " + std::to_string(n), false);
+  }
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::string key;
+    if (!wire::read_string(r, &key)) {
+      return (*why = "truncated in remove key", false);
+    }
+    if (!c->remove.empty() && !(c->remove.back() < key)) {
+      return (*why = "remove keys not strictly ascending", false);
+    }
+    c->remove.push_back(std::move(key));
+  }
   return true;
 }
 

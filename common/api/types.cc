@@ -35,6 +35,10 @@ nlohmann::json to_json(const StatusInfo& s) {
       {"started_at", s.started_at},
       {"uptime_seconds", s.uptime_seconds},
       {"pid", s.pid},
+      {"peer_addr", s.peer_addr},
+      {"cluster_id", s.cluster_id},
+      {"leader", s.leader},
+      {"term", s.term},
   };
 }
 
@@ -52,6 +56,10 @@ Result<StatusInfo> status_from_value(const nlohmann::json& value) {
   r.required("started_at", s.started_at);
   r.required("uptime_seconds", s.uptime_seconds);
   r.required("pid", s.pid);
+  r.optional("peer_addr", s.peer_addr);
+  r.optional("cluster_id", s.cluster_id);
+  r.optional("leader", s.leader);
+  r.optional("term", s.term);
   NW_RETURN_IF_ERROR(r.status());
   return s;
 }

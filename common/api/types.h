@@ -27,16 +27,23 @@ namespace nw::api {
 
 // GET /v1/status: who this agent is and how it runs.
 struct StatusInfo {
-  std::string node_id;     // stable id, created with the data directory
-  std::string version;     // nwagent's version, "0.1.0"
-  std::string commit;      // the git commit it was built from
-  std::string data_dir;    // absolute path of the data directory
-  std::string role;        // "standalone" until the controller lands
+  std::string node_id;   // stable id, created with the data directory
+  std::string version;   // nwagent's version, "0.1.0"
+  std::string commit;    // the git commit it was built from
+  std::string data_dir;  // absolute path of the data directory
+  // "leader", "follower", "learner", "candidate" (also while pre-voting),
+  // "joining" (not a member yet), "removed" (removed from its cluster).
+  std::string role;
   std::string api_addr;    // the address the API listens on, "host:port"
   std::string log_level;   // "trace" .. "error", "off"
   std::string started_at;  // RFC 3339, UTC, with milliseconds
   double uptime_seconds = 0;
   std::int64_t pid = 0;
+  // Added with the cluster (optional when read, for older agents).
+  std::string peer_addr;   // this agent's peer (Raft) address
+  std::string cluster_id;  // "" until it is a member
+  std::string leader;      // the leader's node id; "" when none is known
+  std::uint64_t term = 0;
 
   bool operator==(const StatusInfo&) const = default;
 };

@@ -39,6 +39,40 @@ struct ApiConfig {
   bool operator==(const ApiConfig&) const = default;
 };
 
+// The peer port that agents use among themselves for Raft ([peer]).
+struct PeerConfig {
+  HostPort listen{"127.0.0.1", 7071};
+  // The address other agents dial; empty port 0: the listen address.
+  HostPort advertise{"", 0};
+
+  bool operator==(const PeerConfig&) const = default;
+};
+
+// How the agent finds its cluster ([cluster]). Only used until the agent
+// is a member: afterwards the data directory remembers the cluster.
+struct ClusterConfig {
+  // The first this-many agents that find each other (through `join`) form
+  // the cluster together; 1 with no `join`: a cluster of one.
+  int bootstrap_expect = 1;  // 1..15
+  // Peer addresses of other agents, dialed until one answers.
+  std::vector<HostPort> join;
+
+  bool operator==(const ClusterConfig&) const = default;
+};
+
+// Timings of the controller's Raft group ([raft]).
+struct RaftConfig {
+  Duration tick_interval = std::chrono::milliseconds(50);  // 1ms..10s
+  // A follower starts an election after a random [n, 2n) ticks without a
+  // leader; the leader sends a heartbeat every heartbeat_ticks.
+  int election_ticks = 8;   // 2..1000, > heartbeat_ticks
+  int heartbeat_ticks = 1;  // >= 1
+  // Entries applied since the last snapshot that trigger a new one.
+  std::int64_t snapshot_threshold = 10000;  // 16..2^40
+
+  bool operator==(const RaftConfig&) const = default;
+};
+
 // What one nwagent process runs with: defaults, then the config file, then
 // flags (each source overrides only the keys it names), then validate().
 struct AgentConfig {
@@ -48,6 +82,9 @@ struct AgentConfig {
   std::string data_dir = "/var/lib/nightwatch";
   LogConfig log;
   ApiConfig api;
+  PeerConfig peer;
+  ClusterConfig cluster;
+  RaftConfig raft;
   // How long in-flight work may take on SIGTERM.
   Duration shutdown_timeout = std::chrono::seconds(10);
 

@@ -13,6 +13,7 @@ constexpr int kMinThreads = 1;
 constexpr int kMaxThreads = 256;
 constexpr std::uint64_t kMinBodySize = 1024;
 constexpr size_t kMaxNodeIdLength = 63;
+constexpr int kMaxBootstrapExpect = 15;
 
 Error bad(std::string message) {
   return Error(Code::invalid_argument, std::move(message),
@@ -48,6 +49,10 @@ Status check_node_id(const AgentConfig& cfg) {
       "up to 63 lowercase letters, digits, '-', '_' or '.', starting with a "
       "letter or digit",
       id);
+}
+
+Error bad_expect(std::string_view got) {
+  return bad("expected an integer from 1 to 15, got " + std::string(got));
 }
 
 Error bad_threads(std::string_view got) {
@@ -268,6 +273,213 @@ std::vector<KeyOps> make_table() {
                           format_size(c.api.max_body_size)));
       }});
   t.push_back(KeyOps{
+      {"peer.listen",
+       "peer-listen",
+       {"peer"},
+       "host:port",
+       "127.0.0.1:7071",
+       "Address of the peer port that agents use among themselves (Raft); "
+       "other agents dial it, so it must be reachable from them; port 0 "
+       "picks a free port.",
+       false},
+      TomlKind::string,
+      [](AgentConfig& c, std::string_view v) -> Status {
+        auto hp = parse_host_port(v);
+        if (!hp.ok()) return Status(expected("host:port", v));
+        c.peer.listen = std::move(hp).value();
+        return ok_status();
+      },
+      [](const AgentConfig& c) { return c.peer.listen.to_string(); },
+      [](const AgentConfig& c) {
+        if (!c.peer.listen.host.empty()) return ok_status();
+        return Status(expected("host:port", c.peer.listen.to_string()));
+      }});
+  t.push_back(KeyOps{
+      {"peer.advertise",
+       "peer-advertise",
+       {},
+       "host:port",
+       "",
+       "Address other agents dial to reach this one, when it differs from "
+       "peer.listen (NAT, a proxy, a listen address of 0.0.0.0); empty: "
+       "peer.listen.",
+       false},
+      TomlKind::string,
+      [](AgentConfig& c, std::string_view v) -> Status {
+        if (v.empty()) {
+          c.peer.advertise = HostPort{"", 0};
+          return ok_status();
+        }
+        auto hp = parse_host_port(v);
+        if (!hp.ok() || hp->port == 0) {
+          return Status(expected("host:port with a port", v));
+        }
+        c.peer.advertise = std::move(hp).value();
+        return ok_status();
+      },
+      [](const AgentConfig& c) {
+        return c.peer.advertise.host.empty() ? std::string()
+                                             : c.peer.advertise.to_string();
+      },
+      nullptr});
+  t.push_back(KeyOps{
+      {"cluster.bootstrap_expect",
+       "cluster-bootstrap-expect",
+       {"bootstrap-expect"},
+       "integer",
+       "1",
+       "How many agents form a new cluster together: the first this-many "
+       "that find each other through cluster.join; 1 with no join: a "
+       "cluster of one. Ignored once the agent is a member.",
+       false},
+      TomlKind::integer,
+      [](AgentConfig& c, std::string_view v) -> Status {
+        NW_ASSIGN_OR_RETURN(std::int64_t n, parse_integer(v));
+        if (n < 1 || n > kMaxBootstrapExpect) return bad_expect(v);
+        c.cluster.bootstrap_expect = static_cast<int>(n);
+        return ok_status();
+      },
+      [](const AgentConfig& c) {
+        return std::to_string(c.cluster.bootstrap_expect);
+      },
+      [](const AgentConfig& c) {
+        const int n = c.cluster.bootstrap_expect;
+        if (n >= 1 && n <= kMaxBootstrapExpect) return ok_status();
+        return Status(bad_expect(std::to_string(n)));
+      }});
+  t.push_back(KeyOps{
+      {"cluster.join",
+       "cluster-join",
+       {"join"},
+       "host:port list",
+       "",
+       "Peer addresses of other agents (comma-separated, or a TOML array), "
+       "dialed until one answers: members of the cluster to join, or the "
+       "other agents to bootstrap with. Ignored once the agent is a member.",
+       false},
+      TomlKind::string_list,
+      [](AgentConfig& c, std::string_view v) -> Status {
+        std::vector<HostPort> addrs;
+        for (const std::string& item : split(v, ',')) {
+          const std::string_view text = trim(item);
+          if (text.empty()) continue;
+          auto hp = parse_host_port(text);
+          if (!hp.ok()) return Status(expected("host:port", text));
+          addrs.push_back(std::move(hp).value());
+        }
+        c.cluster.join = std::move(addrs);
+        return ok_status();
+      },
+      [](const AgentConfig& c) {
+        std::vector<std::string> items;
+        for (const HostPort& hp : c.cluster.join) {
+          items.push_back(hp.to_string());
+        }
+        return join(items, ",");
+      },
+      nullptr});
+  t.push_back(
+      KeyOps{{"raft.tick_interval",
+              "raft-tick-interval",
+              {},
+              "duration",
+              "50ms",
+              "Length of one Raft tick, the unit of the election and heartbeat "
+              "timeouts.",
+              false},
+             TomlKind::string,
+             [](AgentConfig& c, std::string_view v) -> Status {
+               return as_config_error(set_duration(c.raft.tick_interval, v));
+             },
+             [](const AgentConfig& c) {
+               return format_duration(c.raft.tick_interval);
+             },
+             [](const AgentConfig& c) {
+               const Duration d = c.raft.tick_interval;
+               if (d >= std::chrono::milliseconds(1) &&
+                   d <= std::chrono::seconds(10)) {
+                 return ok_status();
+               }
+               return Status(bad("expected a duration from 1ms to 10s, got " +
+                                 format_duration(d)));
+             }});
+  t.push_back(KeyOps{
+      {"raft.election_ticks",
+       "raft-election-ticks",
+       {},
+       "integer",
+       "8",
+       "Ticks without a leader before a follower starts an election (the "
+       "timeout is random between this and twice this); more than "
+       "raft.heartbeat_ticks.",
+       false},
+      TomlKind::integer,
+      [](AgentConfig& c, std::string_view v) -> Status {
+        NW_ASSIGN_OR_RETURN(std::int64_t n, parse_integer(v));
+        if (n < 2 || n > 1000) {
+          return Status(
+              bad("expected an integer from 2 to 1000, got " + std::string(v)));
+        }
+        c.raft.election_ticks = static_cast<int>(n);
+        return ok_status();
+      },
+      [](const AgentConfig& c) {
+        return std::to_string(c.raft.election_ticks);
+      },
+      [](const AgentConfig& c) {
+        if (c.raft.election_ticks > c.raft.heartbeat_ticks) return ok_status();
+        return Status(bad("raft.election_ticks (" +
+                          std::to_string(c.raft.election_ticks) +
+                          ") must be more than raft.heartbeat_ticks (" +
+                          std::to_string(c.raft.heartbeat_ticks) + ")"));
+      }});
+  t.push_back(KeyOps{
+      {"raft.heartbeat_ticks",
+       "raft-heartbeat-ticks",
+       {},
+       "integer",
+       "1",
+       "Ticks between the leader's heartbeats; less than "
+       "raft.election_ticks.",
+       false},
+      TomlKind::integer,
+      [](AgentConfig& c, std::string_view v) -> Status {
+        NW_ASSIGN_OR_RETURN(std::int64_t n, parse_integer(v));
+        if (n < 1 || n > 999) {
+          return Status(
+              bad("expected an integer from 1 to 999, got " + std::string(v)));
+        }
+        c.raft.heartbeat_ticks = static_cast<int>(n);
+        return ok_status();
+      },
+      [](const AgentConfig& c) {
+        return std::to_string(c.raft.heartbeat_ticks);
+      },
+      nullptr});
+  t.push_back(KeyOps{
+      {"raft.snapshot_threshold",
+       "raft-snapshot-threshold",
+       {},
+       "integer",
+       "10000",
+       "Entries applied since the last snapshot of the cluster state that "
+       "make the agent take a new one and shorten its log.",
+       false},
+      TomlKind::integer,
+      [](AgentConfig& c, std::string_view v) -> Status {
+        NW_ASSIGN_OR_RETURN(std::int64_t n, parse_integer(v));
+        if (n < 16 || n > (std::int64_t{1} << 40)) {
+          return Status(bad("expected an integer from 16 to 2^40, got " +
+                            std::string(v)));
+        }
+        c.raft.snapshot_threshold = n;
+        return ok_status();
+      },
+      [](const AgentConfig& c) {
+        return std::to_string(c.raft.snapshot_threshold);
+      },
+      nullptr});
+  t.push_back(KeyOps{
       {"shutdown_timeout",
        "shutdown-timeout",
        {},
@@ -313,7 +525,7 @@ const KeyOps* find_ops(std::string_view key) {
 
 const std::vector<std::string>& table_names() {
   static const std::vector<std::string>* names =
-      new std::vector<std::string>{"log", "api"};
+      new std::vector<std::string>{"log", "api", "peer", "cluster", "raft"};
   return *names;
 }
 

@@ -16,6 +16,7 @@ enum class TomlKind {
   string,         // a TOML string, parsed by KeyOps::set
   integer,        // a TOML integer
   string_or_int,  // sizes: "16MiB" or a byte count
+  string_list,    // "a,b" or ["a", "b"] (set gets the items joined by ',')
 };
 
 // One key: its documentation and how to read, write and check it. The

@@ -63,6 +63,13 @@ bool kind_matches(TomlKind kind, const toml::node& node) {
       return node.is_integer();
     case TomlKind::string_or_int:
       return node.is_string() || node.is_integer();
+    case TomlKind::string_list:
+      if (node.is_string()) return true;
+      if (!node.is_array()) return false;
+      for (const toml::node& item : *node.as_array()) {
+        if (!item.is_string()) return false;
+      }
+      return true;
   }
   return false;
 }
@@ -122,9 +129,18 @@ void apply(AgentConfig& cfg, const std::string& name, bool top_level,
                                   describe(node)});
     return;
   }
-  std::string text = node.is_string()
-                         ? std::string(node.as_string()->get())
-                         : std::to_string(node.as_integer()->get());
+  std::string text;
+  if (node.is_array()) {
+    std::vector<std::string> items;
+    for (const toml::node& item : *node.as_array()) {
+      items.emplace_back(item.as_string()->get());
+    }
+    text = join(items, ",");
+  } else if (node.is_string()) {
+    text = std::string(node.as_string()->get());
+  } else {
+    text = std::to_string(node.as_integer()->get());
+  }
   Status s = op->set(cfg, text);
   if (s.ok() && op->check != nullptr) s = op->check(cfg);
   if (!s.ok()) problems.push_back({line, name + ": " + s.error().message});

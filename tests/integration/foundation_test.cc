@@ -149,7 +149,7 @@ TEST_SUITE("integration.foundation") {
     REQUIRE(s["node_id"].is_string());
     CHECK(std::regex_match(s["node_id"].get<std::string>(),
                            std::regex("nw-[0-9a-f]{8}")));
-    CHECK(s["role"] == "standalone");
+    CHECK(s["role"] == "leader");  // a lone agent leads its cluster of one
     CHECK(s["api_addr"] == agent.addr());
     CHECK(s["log_level"] == "debug");
     CHECK(s["pid"] == agent.pid());

@@ -38,6 +38,12 @@ AgentProcess::AgentProcess(const TempDir& dir, AgentOptions opts)
     if (!p.ok()) throw std::runtime_error(p.error().to_string());
     port_ = *p;
   }
+  peer_port_ = opts_.peer_port;
+  while (peer_port_ == 0 || peer_port_ == port_) {
+    Result<std::uint16_t> p = free_port();
+    if (!p.ok()) throw std::runtime_error(p.error().to_string());
+    peer_port_ = *p;
+  }
   data_dir_ = root_ / opts_.name;
   log_path_ = root_ / (opts_.name + ".log");
   build_argv();
@@ -49,6 +55,7 @@ AgentProcess::AgentProcess(AgentProcess&& other) noexcept
     : root_(std::move(other.root_)),
       opts_(std::move(other.opts_)),
       port_(other.port_),
+      peer_port_(other.peer_port_),
       data_dir_(std::move(other.data_dir_)),
       log_path_(std::move(other.log_path_)),
       argv_(std::move(other.argv_)),
@@ -64,6 +71,7 @@ AgentProcess& AgentProcess::operator=(AgentProcess&& other) noexcept {
     root_ = std::move(other.root_);
     opts_ = std::move(other.opts_);
     port_ = other.port_;
+    peer_port_ = other.peer_port_;
     data_dir_ = std::move(other.data_dir_);
     log_path_ = std::move(other.log_path_);
     argv_ = std::move(other.argv_);
@@ -81,8 +89,9 @@ void AgentProcess::build_argv() {
   if (!opts_.config.empty()) {
     argv_.insert(argv_.end(), {"--config", opts_.config.string()});
   } else if (opts_.default_flags) {
-    argv_.insert(argv_.end(), {"--data-dir", data_dir_.string(), "--api",
-                               addr(), "--log-level", opts_.log_level});
+    argv_.insert(argv_.end(),
+                 {"--data-dir", data_dir_.string(), "--api", addr(), "--peer",
+                  peer_addr(), "--log-level", opts_.log_level});
   }
   argv_.insert(argv_.end(), opts_.extra_args.begin(), opts_.extra_args.end());
 }

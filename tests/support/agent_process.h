@@ -33,6 +33,9 @@ struct AgentOptions {
   bool default_flags = true;
   // 0: a free port picked by the harness.
   std::uint16_t port = 0;
+  // The peer (Raft) port of the default flags (--peer 127.0.0.1:PORT);
+  // 0: a free port picked by the harness.
+  std::uint16_t peer_port = 0;
   // --log-level of the default flags.
   std::string log_level = "debug";
   EnvOverrides env;
@@ -43,8 +46,9 @@ struct AgentOptions {
 // One real nwagent child process, for integration tests.
 //
 // Default argv: `nwagent --data-dir <tmp>/<name> --api 127.0.0.1:<port>
-// --log-level debug [extra_args]`, or `nwagent --config FILE [extra_args]`;
-// stdout and stderr go (appended) to `<tmp>/<name>.log`.
+// --peer 127.0.0.1:<peer_port> --log-level debug [extra_args]`, or `nwagent
+// --config FILE [extra_args]`; stdout and stderr go (appended) to
+// `<tmp>/<name>.log`.
 //
 // Lifecycle: the constructor picks the port and starts nothing, so a test
 // can write a config file with port() first. start() launches and waits
@@ -86,6 +90,11 @@ class AgentProcess {
   std::string addr() const { return "127.0.0.1:" + std::to_string(port_); }
   HostPort host_port() const { return HostPort{"127.0.0.1", port_}; }
   std::uint16_t port() const { return port_; }
+  // "127.0.0.1:PEER_PORT", what other agents --join.
+  std::string peer_addr() const {
+    return "127.0.0.1:" + std::to_string(peer_port_);
+  }
+  std::uint16_t peer_port() const { return peer_port_; }
   // The pid of the running (or exited, not yet restarted) process; -1 before
   // the first launch.
   pid_t pid() const { return pid_; }
@@ -129,6 +138,7 @@ class AgentProcess {
   std::filesystem::path root_;  // the TempDir
   AgentOptions opts_;
   std::uint16_t port_ = 0;
+  std::uint16_t peer_port_ = 0;
   std::filesystem::path data_dir_;  // <root>/<name>
   std::filesystem::path log_path_;  // <root>/<name>.log
   std::vector<std::string> argv_;   // of the latest launch

@@ -38,11 +38,12 @@ TEST_SUITE("api.types") {
     nlohmann::json j = to_json(sample_status());
     for (const char* key :
          {"node_id", "version", "commit", "data_dir", "role", "api_addr",
-          "log_level", "started_at", "uptime_seconds", "pid"}) {
+          "log_level", "started_at", "uptime_seconds", "pid", "peer_addr",
+          "cluster_id", "leader", "term"}) {
       CAPTURE(key);
       CHECK(j.contains(key));
     }
-    CHECK(j.size() == 10);
+    CHECK(j.size() == 14);
     CHECK(j["pid"].is_number_integer());
     CHECK(j["uptime_seconds"].is_number());
   }

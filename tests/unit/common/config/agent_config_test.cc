@@ -70,7 +70,7 @@ TEST_SUITE("config.agent_config") {
       CHECK(k.flag == flag);
       CHECK(k.live == (k.key == "log.level"));
     }
-    CHECK(keys().size() == 11);
+    CHECK(keys().size() == 19);
   }
 
   TEST_CASE("find_key.by_key_flag_and_alias") {
@@ -172,7 +172,10 @@ max_body_size = "1MiB"
           "agent.toml:3: bogus_key: unknown key (known keys: node_id, "
           "data_dir, log.level, log.format, log.file, api.listen, "
           "api.threads, api.read_timeout, api.write_timeout, "
-          "api.max_body_size, shutdown_timeout)");
+          "api.max_body_size, peer.listen, peer.advertise, "
+          "cluster.bootstrap_expect, cluster.join, raft.tick_interval, "
+          "raft.election_ticks, raft.heartbeat_ticks, "
+          "raft.snapshot_threshold, shutdown_timeout)");
   }
 
   TEST_CASE("parse_toml.unknown_key_in_table_names_line") {
@@ -180,14 +183,19 @@ max_body_size = "1MiB"
           "agent.toml:3: log.colour: unknown key (known keys: node_id, "
           "data_dir, log.level, log.format, log.file, api.listen, "
           "api.threads, api.read_timeout, api.write_timeout, "
-          "api.max_body_size, shutdown_timeout)");
+          "api.max_body_size, peer.listen, peer.advertise, "
+          "cluster.bootstrap_expect, cluster.join, raft.tick_interval, "
+          "raft.election_ticks, raft.heartbeat_ticks, "
+          "raft.snapshot_threshold, shutdown_timeout)");
   }
 
   TEST_CASE("parse_toml.unknown_table_names_line") {
     CHECK(parse_error("data_dir = \"/x\"\n\n[metrics]\nport = 1\n") ==
-          "agent.toml:3: metrics: unknown table (known tables: log, api)");
+          "agent.toml:3: metrics: unknown table (known tables: log, api, peer, "
+          "cluster, raft)");
     CHECK(parse_error("[api]\n[api.tls]\ncert = \"x\"\n") ==
-          "agent.toml:2: api.tls: unknown table (known tables: log, api)");
+          "agent.toml:2: api.tls: unknown table (known tables: log, api, peer, "
+          "cluster, raft)");
   }
 
   TEST_CASE("parse_toml.did_you_mean") {
