@@ -5,7 +5,23 @@
 #
 #   scripts/install-deps.sh           install what is missing
 #   scripts/install-deps.sh --check   list what is missing; exit 1 if anything is
+#   scripts/install-deps.sh --bench   also the opt-in set that only the
+#                                     side-by-side benchmarks need (etcd 3.4);
+#                                     combines with --check
 set -euo pipefail
+
+check=0
+bench=0
+for arg in "$@"; do
+  case "$arg" in
+    --check) check=1 ;;
+    --bench) bench=1 ;;
+    *)
+      echo "install-deps: unknown option '$arg'; use --check and/or --bench" >&2
+      exit 2
+      ;;
+  esac
+done
 
 packages=(
   # toolchain
@@ -21,6 +37,14 @@ packages=(
   bash zsh fish
 )
 
+if ((bench)); then
+  packages+=(
+    # bench/failover.py and bench/commit.sh run a 3-member etcd 3.4 cluster
+    # next to Nightwatch; the Debian package's own etcd service is not used
+    etcd-server etcd-client
+  )
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
@@ -28,7 +52,7 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if [[ "${1:-}" == "--check" ]]; then
+if ((check)); then
   if ((${#missing[@]})); then
     printf 'missing: %s\n' "${missing[*]}"
     exit 1
