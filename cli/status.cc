@@ -22,17 +22,23 @@ int run_status(Context& ctx) {
     return 0;
   }
   auto uptime = Duration(static_cast<long long>(s.uptime_seconds) * 1000);
-  std::fputs(render_fields({
-                               {"NODE", s.node_id},
-                               {"ROLE", s.role},
-                               {"VERSION", s.version + " (" + s.commit + ")"},
-                               {"API", s.api_addr},
-                               {"DATA DIR", s.data_dir},
-                               {"STARTED", s.started_at},
-                               {"UPTIME", format_duration(uptime)},
-                               {"LOG LEVEL", s.log_level},
-                               {"PID", std::to_string(s.pid)},
-                           })
+  std::fputs(render_fields(
+                 {
+                     {"NODE", s.node_id},
+                     {"ROLE", s.role},
+                     {"CLUSTER",
+                      s.cluster_id.empty() ? std::string("-") : s.cluster_id},
+                     {"LEADER", s.leader.empty() ? std::string("-") : s.leader},
+                     {"TERM", std::to_string(s.term)},
+                     {"VERSION", s.version + " (" + s.commit + ")"},
+                     {"API", s.api_addr},
+                     {"PEER", s.peer_addr},
+                     {"DATA DIR", s.data_dir},
+                     {"STARTED", s.started_at},
+                     {"UPTIME", format_duration(uptime)},
+                     {"LOG LEVEL", s.log_level},
+                     {"PID", std::to_string(s.pid)},
+                 })
                  .c_str(),
              stdout);
   return 0;

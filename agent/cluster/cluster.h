@@ -56,9 +56,10 @@ struct ClusterOptions {
   int heartbeat_ticks = 1;
   std::uint64_t snapshot_threshold = 10000;
   bool wal_fsync = true;
-  // Called once (from an internal thread) when the agent cannot go on as a
-  // cluster member: its node id is taken by another agent, or it was
-  // removed. The agent shuts down with exit_code(error.code).
+  // Called once (from an internal thread) when the agent cannot go on: a
+  // --join was refused for good (its node id is taken by another agent).
+  // The agent shuts down with exit_code(error.code). (A removed agent
+  // keeps running with role "removed" and refuses its next start.)
   std::function<void(const Error&)> on_fatal;
 };
 
