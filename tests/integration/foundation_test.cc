@@ -83,7 +83,12 @@ std::string config_text(const AgentProcess& agent, std::string_view level,
          "\n"
          "[api]\n"
          "listen = \"" +
-         (listen.empty() ? agent.addr() : listen) + "\"\n";
+         (listen.empty() ? agent.addr() : listen) +
+         "\"\n"
+         "\n"
+         "[peer]\n"
+         "listen = \"" +
+         agent.peer_addr() + "\"\n";
 }
 
 // The sum of the samples of metric `name` whose label set contains every
@@ -535,7 +540,10 @@ TEST_SUITE("integration.foundation") {
     Result<std::uint16_t> port = free_port();
     NW_REQUIRE_OK(port);
     opts.port = *port;
-    opts.extra_args = {"--dev", "--api", "127.0.0.1:" + std::to_string(*port)};
+    Result<std::uint16_t> peer = free_port();
+    NW_REQUIRE_OK(peer);
+    opts.extra_args = {"--dev", "--api", "127.0.0.1:" + std::to_string(*port),
+                       "--peer", "127.0.0.1:" + std::to_string(*peer)};
     AgentProcess agent(dir, opts);
     NW_REQUIRE_OK(agent.start());
     CHECK(std::filesystem::is_directory(dir / "work" / ".nightwatch"));
@@ -546,8 +554,10 @@ TEST_SUITE("integration.foundation") {
   }
 
   TEST_CASE("agent.dev_mode_uses_cwd_and_port_7070") {
-    if (!port_is_free(7070)) {
-      MESSAGE("skipped: 127.0.0.1:7070 is busy, and --dev listens there");
+    if (!port_is_free(7070) || !port_is_free(7071)) {
+      MESSAGE(
+          "skipped: 127.0.0.1:7070 or 7071 is busy, and --dev listens "
+          "there");
       return;
     }
     TempDir dir;
@@ -562,8 +572,11 @@ TEST_SUITE("integration.foundation") {
     Status started = agent.start();
     if (!started.ok() && agent.current_log().find("address already in use") !=
                              std::string::npos) {
-      // Another process (a parallel test run) took 7070 after the check.
-      MESSAGE("skipped: 127.0.0.1:7070 was taken while the agent started");
+      // Another process (a parallel test run) took 7070/7071 after the
+      // check.
+      MESSAGE(
+          "skipped: 127.0.0.1:7070 or 7071 was taken while the agent "
+          "started");
       return;
     }
     NW_REQUIRE_OK(started);
