@@ -252,14 +252,18 @@ void Cluster::add_routes(http::Server& server) {
           if (Status s = propose(cmd, kWriteTimeout); !s.ok()) {
             return http::Response::error(s.error());
           }
-          // A follower may not have applied the write yet.
-          if (leader_id() != options_.node_id) {
-            if (Status s = read_barrier(std::chrono::seconds(5)); !s.ok()) {
-              return http::Response::error(s.error());
+          // This agent may not have applied the write yet (a follower, or
+          // a leader elected while the write was in flight): the second
+          // look waits for a linearizable read point first.
+          for (int attempt = 0; attempt < 2; ++attempt) {
+            if (attempt == 1 || leader_id() != options_.node_id) {
+              if (Status s = read_barrier(std::chrono::seconds(5)); !s.ok()) {
+                return http::Response::error(s.error());
+              }
             }
-          }
-          for (const MemberView& m : view(true).members) {
-            if (m.id == id) return ok_json(member_json(m, false));
+            for (const MemberView& m : view(true).members) {
+              if (m.id == id) return ok_json(member_json(m, false));
+            }
           }
           return http::Response::error(
               Error(Code::not_found, "node " + id + " was removed meanwhile"));

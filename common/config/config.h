@@ -31,7 +31,7 @@ struct LogConfig {
 // The HTTP API that nwctl talks to ([api] in the file).
 struct ApiConfig {
   HostPort listen{"127.0.0.1", 7070};
-  int threads = 8;                                    // 1..256
+  int threads = 64;                                   // 1..256
   Duration read_timeout = std::chrono::seconds(30);   // > 0
   Duration write_timeout = std::chrono::seconds(30);  // > 0
   std::uint64_t max_body_size = 16ULL << 20;          // >= 1KiB

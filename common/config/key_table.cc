@@ -203,8 +203,9 @@ std::vector<KeyOps> make_table() {
        "api-threads",
        {},
        "integer",
-       "8",
-       "Number of threads that serve API requests, from 1 to 256.",
+       "64",
+       "Number of threads that serve API requests, from 1 to 256; a "
+       "keep-alive connection holds one while it is open.",
        false},
       TomlKind::integer,
       [](AgentConfig& c, std::string_view v) -> Status {

@@ -48,7 +48,7 @@ TEST_SUITE("config.agent_config") {
     CHECK(cfg.log.format == log::Format::text);
     CHECK(cfg.log.file.empty());
     CHECK(cfg.api.listen == HostPort{"127.0.0.1", 7070});
-    CHECK(cfg.api.threads == 8);
+    CHECK(cfg.api.threads == 64);
     CHECK(cfg.api.read_timeout == seconds(30));
     CHECK(cfg.api.write_timeout == seconds(30));
     CHECK(cfg.api.max_body_size == 16u * 1024 * 1024);
@@ -411,7 +411,7 @@ max_body_size = "1MiB"
     CHECK(changes[0].new_value == "debug");
     CHECK(changes[0].live);
     CHECK(changes[1].key == "api.threads");
-    CHECK(changes[1].old_value == "8");
+    CHECK(changes[1].old_value == "64");
     CHECK(changes[1].new_value == "4");
     CHECK_FALSE(changes[1].live);
   }
