@@ -74,6 +74,19 @@ Status set_size(std::uint64_t& field, std::string_view text) {
   return ok_status();
 }
 
+// A listen address: host:port with a non-empty host (port 0 allowed).
+Status set_listen(HostPort& field, std::string_view text) {
+  auto hp = parse_host_port(text);
+  if (!hp.ok()) return Status(expected("host:port", text));
+  field = std::move(hp).value();
+  return ok_status();
+}
+
+Status check_listen(const HostPort& field) {
+  if (!field.host.empty()) return ok_status();
+  return Status(expected("host:port", field.to_string()));
+}
+
 // A base parser's error ("expected a duration such as ...") as this
 // module's: same message, domain "config", and the docs hint.
 Status as_config_error(Status s) {
@@ -188,16 +201,10 @@ std::vector<KeyOps> make_table() {
        false},
       TomlKind::string,
       [](AgentConfig& c, std::string_view v) -> Status {
-        auto hp = parse_host_port(v);
-        if (!hp.ok()) return Status(expected("host:port", v));
-        c.api.listen = std::move(hp).value();
-        return ok_status();
+        return set_listen(c.api.listen, v);
       },
       [](const AgentConfig& c) { return c.api.listen.to_string(); },
-      [](const AgentConfig& c) {
-        if (!c.api.listen.host.empty()) return ok_status();
-        return Status(expected("host:port", c.api.listen.to_string()));
-      }});
+      [](const AgentConfig& c) { return check_listen(c.api.listen); }});
   t.push_back(KeyOps{
       {"api.threads",
        "api-threads",
@@ -285,16 +292,10 @@ std::vector<KeyOps> make_table() {
        false},
       TomlKind::string,
       [](AgentConfig& c, std::string_view v) -> Status {
-        auto hp = parse_host_port(v);
-        if (!hp.ok()) return Status(expected("host:port", v));
-        c.peer.listen = std::move(hp).value();
-        return ok_status();
+        return set_listen(c.peer.listen, v);
       },
       [](const AgentConfig& c) { return c.peer.listen.to_string(); },
-      [](const AgentConfig& c) {
-        if (!c.peer.listen.host.empty()) return ok_status();
-        return Status(expected("host:port", c.peer.listen.to_string()));
-      }});
+      [](const AgentConfig& c) { return check_listen(c.peer.listen); }});
   t.push_back(KeyOps{
       {"peer.advertise",
        "peer-advertise",
