@@ -11,6 +11,7 @@
 #include "agent/metrics/process_collector.h"
 #include "agent/metrics/registry.h"
 #include "agent/options.h"
+#include "agent/partition/partition_manager.h"
 #include "agent/server/api_server.h"
 #include "agent/service/service_manager.h"
 #include "agent/state/data_dir.h"
@@ -187,8 +188,24 @@ Status Agent::start() {
   auto cluster = std::make_unique<cluster::Cluster>(copts, p.registry);
   p.cluster = cluster.get();
   cluster->add_routes(api->http());
+
+  partition::ManagerOptions popts;
+  popts.node_id = p.data_dir->node_id();
+  popts.data_dir = p.data_dir->path();
+  popts.tick_interval = config_.raft.tick_interval;
+  popts.election_ticks = config_.raft.election_ticks;
+  popts.heartbeat_ticks = config_.raft.heartbeat_ticks;
+  auto partitions = std::make_unique<partition::PartitionManager>(
+      popts, *cluster, p.registry);
+  cluster->set_group_handler([pm = partitions.get()](const std::string& from,
+                                                     std::uint64_t group,
+                                                     std::string_view payload) {
+    pm->on_message(from, group, payload);
+  });
+  partitions->add_routes(api->http());
   p.services.add(std::move(api));
   p.services.add(std::move(cluster));
+  p.services.add(std::move(partitions));
   NW_RETURN_IF_ERROR(p.services.start_all());
   ready_ = true;
   kLog.info("started", {{"node", p.data_dir->node_id()},

@@ -63,6 +63,8 @@ Status Cluster::start() {
           if (raft_host::RaftHost* h = host()) h->deliver(from, payload);
         } else if (group == kControlGroup) {
           on_control(from, payload);
+        } else if (group_handler_) {
+          group_handler_(from, group, payload);
         }
       },
       &registry_);
@@ -595,6 +597,15 @@ std::string Cluster::leader_id() const {
   if (leader == raft::kNoNode) return {};
   std::lock_guard lock(mu_);
   return node_of(leader);
+}
+
+bool Cluster::is_leader() const {
+  raft_host::RaftHost* h = host();
+  return h != nullptr && h->status().role == raft::Role::leader;
+}
+
+void Cluster::set_group_handler(GroupHandler handler) {
+  group_handler_ = std::move(handler);
 }
 
 std::uint64_t Cluster::term() const {

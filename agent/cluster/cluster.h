@@ -150,6 +150,24 @@ class Cluster final : public service::Service {
   // passes; returns the version then.
   std::uint64_t wait_for_change(std::uint64_t after, Duration timeout) const;
 
+  // Handles the transport's messages of every group other than the control
+  // and controller groups (partition groups), on the transport's I/O
+  // thread. REQUIRES: before start().
+  using GroupHandler = std::function<void(
+      const std::string& from, std::uint64_t group, std::string_view payload)>;
+  void set_group_handler(GroupHandler handler);
+  // The peer transport, for other Raft groups. REQUIRES: start() succeeded.
+  transport::Transport& transport() { return *transport_; }
+  // This agent's member id, the same in every Raft group it joins.
+  raft::NodeId raft_id() const { return self_raft(); }
+  // For a handler that only the controller leader can answer: nullopt on
+  // the leader (answer locally), else the leader's answer to the forwarded
+  // request (or why it could not be forwarded).
+  std::optional<http::Response> forward_unless_leader(
+      const http::Request& r) const;
+  // Whether this agent leads the controller group now.
+  bool is_leader() const;
+
   // ---- Facts for /v1/status and readiness ----
   std::string role() const;
   std::string cluster_id() const;
@@ -230,6 +248,7 @@ class Cluster final : public service::Service {
 
   const ClusterOptions options_;
   metrics::Registry& registry_;
+  GroupHandler group_handler_;  // set before start(), then read-only
   std::unique_ptr<transport::Transport> transport_;
   std::unique_ptr<wal::WalStorage> storage_;
   std::unique_ptr<raft_host::RaftHost> host_;

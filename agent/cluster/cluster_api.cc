@@ -5,6 +5,7 @@
 #include "agent/cluster/cluster.h"
 #include "common/api/json.h"
 #include "common/http/client.h"
+#include "common/http/forward.h"
 #include "common/http/server.h"
 
 namespace nw::cluster {
@@ -66,7 +67,7 @@ bool valid_label_key(std::string_view k) {
 }  // namespace
 
 http::Response Cluster::forward_to_leader(const http::Request& r) const {
-  if (r.has_param("forwarded")) {
+  if (http::forwarded(r)) {
     return http::Response::error(Error(
         Code::unavailable, "the leader changed while the request was forwarded",
         "retry", "cluster"));
@@ -80,24 +81,23 @@ http::Response Cluster::forward_to_leader(const http::Request& r) const {
         "cluster"));
   }
   const std::string api = api_of(leader);
-  Result<http::Endpoint> ep = http::parse_endpoint(api);
-  if (api.empty() || !ep.ok()) {
+  if (api.empty()) {
     return http::Response::error(Error(
         Code::unavailable, "the leader " + leader + " has no known API address",
         "retry in a moment", "cluster"));
   }
-  http::ClientOptions opts;
-  opts.timeout = std::chrono::seconds(35);
-  http::Client client({*ep}, opts);
-  std::string path = r.path + "?forwarded=1";
-  for (const auto& [k, v] : r.params) {
-    if (k != "forwarded") path += "&" + k + "=" + v;
+  return http::forward(r, api, std::chrono::seconds(35));
+}
+
+std::optional<http::Response> Cluster::forward_unless_leader(
+    const http::Request& r) const {
+  if (!started_) {
+    return http::Response::error(Error(Code::unavailable,
+                                       "the agent is starting",
+                                       "retry in a moment", "cluster"));
   }
-  Result<http::Response> resp = r.method == "GET"   ? client.get(path)
-                                : r.method == "PUT" ? client.put(path, r.body)
-                                                    : client.post(path, r.body);
-  if (!resp.ok()) return http::Response::error(resp.error());
-  return std::move(resp).value();
+  if (is_leader()) return std::nullopt;
+  return forward_to_leader(r);
 }
 
 void Cluster::add_routes(http::Server& server) {

@@ -5,9 +5,12 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/controller/command.h"
 #include "agent/controller/node_record.h"
+#include "agent/controller/topic_record.h"
+#include "agent/raft/byte_io.h"
 #include "agent/raft/types.h"
 #include "common/base/result.h"
 
@@ -25,7 +28,8 @@ struct ApplyResult {
 };
 
 // The controller's replicated state machine: the cluster metadata (today
-// the nodes; later topics, jobs, services, config, users).
+// the nodes, the topics and their partitions' replicas, and the consumer
+// groups' committed offsets; later jobs, services, config, users).
 //
 // Lifecycle: starts empty (applied index 0, version 0) or from restore();
 // the host applies every committed normal entry of the controller group in
@@ -37,7 +41,10 @@ struct ApplyResult {
 // clocks, no randomness, no iteration over unordered containers, so every
 // replica that applies the same entries holds the same state, byte for
 // byte in snapshot(). by_raft_ holds exactly one entry per node, and raft
-// ids are unique. version() counts state changes and never goes back.
+// ids are unique. topic_ids_ holds exactly one entry per topic; topic ids
+// are unique and below next_topic_id(). Every committed offset names an
+// existing topic and partition, and no group has an empty offset map.
+// version() counts state changes and never goes back.
 class ClusterState {
  public:
   using NodeMap = std::map<std::string, NodeRecord, std::less<>>;
@@ -66,6 +73,20 @@ class ClusterState {
   // The node with Raft member id `raft_id`; nullptr when there is none.
   const NodeRecord* by_raft_id(raft::NodeId raft_id) const;
 
+  // Every topic, sorted by name.
+  const TopicMap& topics() const { return topics_; }
+  // The topic named `name`; nullptr when there is none.
+  const TopicRecord* topic(std::string_view name) const;
+  // The topic with id `id`; nullptr when there is none.
+  const TopicRecord* topic_by_id(std::uint64_t id) const;
+  // The id the next created topic gets (1 in an empty state).
+  std::uint64_t next_topic_id() const { return next_topic_id_; }
+
+  // Every group with committed offsets, sorted by name.
+  const GroupOffsetMap& group_offsets() const { return groups_; }
+  // The committed offsets of `group`; nullptr when it has none.
+  const GroupOffsets* offsets(std::string_view group) const;
+
   // Quorum-loss recovery only (nwagent --recover): drops every node but
   // `id` and bumps the version. Not a replicated change: the recovered
   // agent's new snapshot carries the result to the agents that join it.
@@ -77,7 +98,9 @@ class ClusterState {
   // The state `bytes` encodes; restore(s.snapshot()) equals s exactly.
   // Errors: Code::corruption for an unknown version, truncated or
   // trailing bytes, or a state that breaks an invariant (ids not strictly
-  // ascending, a raft id of 0 or used twice).
+  // ascending, a raft id of 0 or used twice, a topic or offset breaking
+  // the invariants above). Reads every snapshot version this build
+  // supports (1: nodes only; 2: nodes, topics, offsets).
   static Result<ClusterState> restore(std::string_view bytes);
 
  private:
@@ -89,6 +112,26 @@ class ClusterState {
   Status apply_one(const Heartbeat& c);
   Status apply_one(const RemoveNode& c);
   Status apply_one(const SetLabels& c);
+  Status apply_one(const CreateTopic& c);
+  Status apply_one(const DeleteTopic& c);
+  Status apply_one(const AlterTopic& c);
+  Status apply_one(const SetPartitionReplicas& c);
+  Status apply_one(const CommitOffsets& c);
+  Status apply_one(const DeleteGroup& c);
+  // OK when `replicas` is non-empty (unless `may_be_empty`), names no node
+  // twice, and names only nodes that are in one of the `known` lists
+  // (the partition's current replicas and target) or registered and not
+  // left. `what` starts the messages ("create topic t: partition 0").
+  Status check_replicas(
+      const std::vector<std::string>& replicas, bool may_be_empty,
+      const std::vector<const std::vector<std::string>*>& known,
+      const std::string& what) const;
+  // check_replicas of each list of new partitions, numbered from `first`.
+  Status check_new_partitions(
+      const std::vector<std::vector<std::string>>& lists, std::size_t first,
+      const std::string& what) const;
+  // Restores the sections snapshot version 2 adds.
+  Status restore_topics(raft::ByteReader* r);
   // The node `id` for a change, or not_found.
   Result<NodeRecord*> find(std::string_view id);
 
@@ -96,6 +139,10 @@ class ClusterState {
   std::uint64_t version_ = 0;
   NodeMap nodes_;
   std::map<raft::NodeId, std::string> by_raft_;  // raft id -> node id
+  TopicMap topics_;
+  std::map<std::uint64_t, std::string> topic_ids_;  // topic id -> name
+  std::uint64_t next_topic_id_ = 1;
+  GroupOffsetMap groups_;
   // Set by apply_one when it changed something; read by apply().
   bool changed_ = false;
 };

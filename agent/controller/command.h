@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "agent/controller/node_record.h"
+#include "agent/controller/topic_record.h"
 #include "agent/raft/types.h"
 #include "common/base/result.h"
 
@@ -16,7 +17,7 @@
 // (docs/formats/controller-commands.md). A command is the data of a normal
 // Raft entry of the controller group; ClusterState::apply decodes it.
 //
-// To add a command type (topics, jobs, ...): a new struct here, a new
+// To add a command type (jobs, services, ...): a new struct here, a new
 // CommandType value (never reuse or renumber one), a new alternative at the
 // END of Command, its encode/decode case in command_codec.cc and its apply
 // case in cluster_state.cc. Existing encodings never change; a changed
@@ -34,6 +35,12 @@ enum class CommandType : std::uint8_t {
   heartbeat = 5,
   remove_node = 6,
   set_labels = 7,
+  create_topic = 8,
+  delete_topic = 9,
+  alter_topic = 10,
+  set_partition_replicas = 11,
+  commit_offsets = 12,
+  delete_group = 13,
 };
 
 std::string_view to_string(CommandType t);
@@ -89,9 +96,91 @@ struct SetLabels {
   bool operator==(const SetLabels&) const = default;
 };
 
+// Creates a topic with id next_topic_id. The proposer computes the
+// placement (placement.h) from the state it read; apply only validates it,
+// so it stays deterministic.
+// Rejections: invalid_argument (name not valid_name(), 0 or more than
+// kMaxPartitions partitions, an empty replica list or a node twice in one,
+// a retention neither -1 nor positive, segment_bytes 0), conflict (the
+// name exists), not_found (a replica is not a registered node),
+// failed_precondition (a replica has left the cluster).
+struct CreateTopic {
+  std::string name;
+  // One replica list per partition; the first replica of each is its
+  // preferred leader.
+  std::vector<std::vector<std::string>> partitions;
+  std::int64_t retention_ms = -1;
+  std::int64_t retention_bytes = -1;
+  std::uint64_t segment_bytes = 0;
+  bool operator==(const CreateTopic&) const = default;
+};
+
+// Deletes a topic and every group's committed offsets of it (a group left
+// without offsets disappears). Rejections: not_found.
+struct DeleteTopic {
+  std::string name;
+  bool operator==(const DeleteTopic&) const = default;
+};
+
+// Changes the retention limits that are set, and appends partitions (one
+// replica list each; may be empty). Rejections: not_found (the topic, or
+// a replica node), and those of CreateTopic for the new values, including
+// more than kMaxPartitions partitions in all.
+struct AlterTopic {
+  std::string name;
+  std::optional<std::int64_t> retention_ms;
+  std::optional<std::int64_t> retention_bytes;
+  std::vector<std::vector<std::string>> new_partitions;
+  bool operator==(const AlterTopic&) const = default;
+};
+
+// Sets the replicas and the reassignment target of one partition; the
+// partition layer uses it to move a partition step by step and finally
+// sets replicas = target, target empty. A node already among the
+// partition's replicas or target is accepted even when it has since been
+// removed (so a partition can move off a dead agent); a new node must be
+// registered and not have left.
+// Rejections: not_found (topic, partition, or a new node), invalid_argument
+// (replicas empty, a node twice in a list), failed_precondition (a new
+// node has left).
+struct SetPartitionReplicas {
+  std::string topic;
+  std::uint32_t partition = 0;
+  std::vector<std::string> replicas;
+  std::vector<std::string> target_replicas;  // empty: no reassignment
+  bool operator==(const SetPartitionReplicas&) const = default;
+};
+
+// One committed offset: the offset of the next record to consume.
+struct PartitionOffset {
+  std::string topic;
+  std::uint32_t partition = 0;
+  std::uint64_t offset = 0;
+  bool operator==(const PartitionOffset&) const = default;
+};
+
+// Records a group's offsets, all or nothing (an offset may move backwards:
+// resets). Rejections: invalid_argument (group name not valid_name(), no
+// offsets, a (topic, partition) twice), not_found (an unknown topic or
+// partition).
+struct CommitOffsets {
+  std::string group;
+  std::vector<PartitionOffset> offsets;
+  bool operator==(const CommitOffsets&) const = default;
+};
+
+// Drops every committed offset of a group. Rejections: not_found (the
+// group has none).
+struct DeleteGroup {
+  std::string group;
+  bool operator==(const DeleteGroup&) const = default;
+};
+
 // Alternatives are in CommandType order; new ones go at the end.
-using Command = std::variant<RegisterNode, UpdateNode, SetRole, SetState,
-                             Heartbeat, RemoveNode, SetLabels>;
+using Command =
+    std::variant<RegisterNode, UpdateNode, SetRole, SetState, Heartbeat,
+                 RemoveNode, SetLabels, CreateTopic, DeleteTopic, AlterTopic,
+                 SetPartitionReplicas, CommitOffsets, DeleteGroup>;
 
 CommandType command_type(const Command& c);
 
@@ -105,9 +194,10 @@ std::string encode_command(const Command& c);
 // and no allocation is sized by a length the bytes claim but do not hold.
 // Errors: Code::invalid_argument ("controller command: <reason>") for an
 // unknown version or type, a truncated field, an out-of-range enum, a
-// non-canonical encoding (labels not strictly ascending, reserved bits)
-// or trailing bytes. Every accepted input is exactly encode_command of
-// the result.
+// non-canonical encoding (labels or remove keys not strictly ascending,
+// reserved bits) or trailing bytes. Every accepted input is exactly
+// encode_command of the result. Semantic checks (names, duplicates,
+// ranges) are ClusterState::apply's, not the decoder's.
 Result<Command> decode_command(std::string_view bytes);
 
 }  // namespace nw::controller

@@ -46,6 +46,18 @@ std::string_view to_string(CommandType t) {
       return "remove_node";
     case CommandType::set_labels:
       return "set_labels";
+    case CommandType::create_topic:
+      return "create_topic";
+    case CommandType::delete_topic:
+      return "delete_topic";
+    case CommandType::alter_topic:
+      return "alter_topic";
+    case CommandType::set_partition_replicas:
+      return "set_partition_replicas";
+    case CommandType::commit_offsets:
+      return "commit_offsets";
+    case CommandType::delete_group:
+      return "delete_group";
   }
   return "?";
 }
@@ -55,104 +67,16 @@ CommandType command_type(const Command& c) {
   return static_cast<CommandType>(c.index() + 1);
 }
 
-namespace wire {
-
-void put_string(std::string* out, std::string_view s) {
-  raft::put_u32(out, static_cast<std::uint32_t>(s.size()));
-  out->append(s);
-}
-
-void put_labels(std::string* out,
-                const std::map<std::string, std::string>& labels) {
-  raft::put_u32(out, static_cast<std::uint32_t>(labels.size()));
-  for (const auto& [key, value] : labels) {
-    put_string(out, key);
-    put_string(out, value);
-  }
-}
-
-bool read_string(raft::ByteReader* r, std::string* s) {
-  std::uint32_t n = 0;
-  std::string_view bytes;
-  if (!r->u32(&n) || !r->bytes(n, &bytes)) return false;
-  s->assign(bytes);
-  return true;
-}
-
-bool read_labels(raft::ByteReader* r,
-                 std::map<std::string, std::string>* labels, std::string* why) {
-  std::uint32_t n = 0;
-  if (!r->u32(&n)) {
-    *why = "truncated in label count";
-    return false;
-  }
-  // Each label takes at least 8 bytes (two lengths): refuse a count the
-  // remaining bytes cannot hold before looping on it.
-  if (n > r->remaining() / 8) {
-    *why = "truncated in labels: count " + std::to_string(n);
-    return false;
-  }
-  labels->clear();
-  for (std::uint32_t i = 0; i < n; ++i) {
-    std::string key;
-    std::string value;
-    if (!read_string(r, &key) || !read_string(r, &value)) {
-      *why = "truncated in label " + std::to_string(i);
-      return false;
-    }
-    if (!labels->empty() && !(labels->rbegin()->first < key)) {
-      *why = "label keys not strictly ascending at label " + std::to_string(i);
-      return false;
-    }
-    labels->emplace_hint(labels->end(), std::move(key), std::move(value));
-  }
-  return true;
-}
-
-bool read_role(raft::ByteReader* r, NodeRecord::Role* role, std::string* why) {
-  std::uint8_t v = 0;
-  if (!r->u8(&v)) {
-    *why = "truncated in role";
-    return false;
-  }
-  if (v > static_cast<std::uint8_t>(NodeRecord::Role::learner)) {
-    *why = "unknown role " + std::to_string(v);
-    return false;
-  }
-  *role = static_cast<NodeRecord::Role>(v);
-  return true;
-}
-
-bool read_state(raft::ByteReader* r, NodeRecord::State* state,
-                std::string* why) {
-  std::uint8_t v = 0;
-  if (!r->u8(&v)) {
-    *why = "truncated in state";
-    return false;
-  }
-  if (v > static_cast<std::uint8_t>(NodeRecord::State::left)) {
-    *why = "unknown state " + std::to_string(v);
-    return false;
-  }
-  *state = static_cast<NodeRecord::State>(v);
-  return true;
-}
-
-bool read_i64(raft::ByteReader* r, std::int64_t* v) {
-  std::uint64_t raw = 0;
-  if (!r->u64(&raw)) return false;
-  *v = static_cast<std::int64_t>(raw);  // two's complement (C++20)
-  return true;
-}
-
-}  // namespace wire
-
 namespace {
 
 constexpr std::uint8_t kUpdateApiAddr = 1;
 constexpr std::uint8_t kUpdatePeerAddr = 2;
 constexpr std::uint8_t kUpdateLabels = 4;
 constexpr std::uint8_t kUpdateKnownBits = 7;
+
+constexpr std::uint8_t kAlterRetentionMs = 1;
+constexpr std::uint8_t kAlterRetentionBytes = 2;
+constexpr std::uint8_t kAlterKnownBits = 3;
 
 Error bad(std::string_view reason) {
   return Error(Code::invalid_argument,
@@ -204,6 +128,50 @@ void encode_body(std::string* out, const SetLabels& c) {
   wire::put_labels(out, c.set);
   raft::put_u32(out, static_cast<std::uint32_t>(c.remove.size()));
   for (const std::string& k : c.remove) wire::put_string(out, k);
+}
+
+void encode_body(std::string* out, const CreateTopic& c) {
+  wire::put_string(out, c.name);
+  wire::put_replica_lists(out, c.partitions);
+  wire::put_i64(out, c.retention_ms);
+  wire::put_i64(out, c.retention_bytes);
+  raft::put_u64(out, c.segment_bytes);
+}
+
+void encode_body(std::string* out, const DeleteTopic& c) {
+  wire::put_string(out, c.name);
+}
+
+void encode_body(std::string* out, const AlterTopic& c) {
+  wire::put_string(out, c.name);
+  std::uint8_t present = 0;
+  if (c.retention_ms) present |= kAlterRetentionMs;
+  if (c.retention_bytes) present |= kAlterRetentionBytes;
+  raft::put_u8(out, present);
+  if (c.retention_ms) wire::put_i64(out, *c.retention_ms);
+  if (c.retention_bytes) wire::put_i64(out, *c.retention_bytes);
+  wire::put_replica_lists(out, c.new_partitions);
+}
+
+void encode_body(std::string* out, const SetPartitionReplicas& c) {
+  wire::put_string(out, c.topic);
+  raft::put_u32(out, c.partition);
+  wire::put_strings(out, c.replicas);
+  wire::put_strings(out, c.target_replicas);
+}
+
+void encode_body(std::string* out, const CommitOffsets& c) {
+  wire::put_string(out, c.group);
+  raft::put_u32(out, static_cast<std::uint32_t>(c.offsets.size()));
+  for (const PartitionOffset& o : c.offsets) {
+    wire::put_string(out, o.topic);
+    raft::put_u32(out, o.partition);
+    raft::put_u64(out, o.offset);
+  }
+}
+
+void encode_body(std::string* out, const DeleteGroup& c) {
+  wire::put_string(out, c.group);
 }
 
 // Each decode_body returns false with *why set on a bad body.
@@ -289,6 +257,93 @@ bool decode_body(raft::ByteReader* r, SetLabels* c, std::string* why) {
       return (*why = "remove keys not strictly ascending", false);
     }
     c->remove.push_back(std::move(key));
+  }
+  return true;
+}
+
+bool decode_body(raft::ByteReader* r, CreateTopic* c, std::string* why) {
+  if (!wire::read_string(r, &c->name)) {
+    return (*why = "truncated in name", false);
+  }
+  if (!wire::read_replica_lists(r, &c->partitions, why)) return false;
+  if (!wire::read_i64(r, &c->retention_ms)) {
+    return (*why = "truncated in retention ms", false);
+  }
+  if (!wire::read_i64(r, &c->retention_bytes)) {
+    return (*why = "truncated in retention bytes", false);
+  }
+  if (!r->u64(&c->segment_bytes)) {
+    return (*why = "truncated in segment bytes", false);
+  }
+  return true;
+}
+
+bool decode_body(raft::ByteReader* r, DeleteTopic* c, std::string* why) {
+  if (!wire::read_string(r, &c->name)) {
+    return (*why = "truncated in name", false);
+  }
+  return true;
+}
+
+bool decode_body(raft::ByteReader* r, AlterTopic* c, std::string* why) {
+  if (!wire::read_string(r, &c->name)) {
+    return (*why = "truncated in name", false);
+  }
+  std::uint8_t present = 0;
+  if (!r->u8(&present)) return (*why = "truncated in field flags", false);
+  if ((present & ~kAlterKnownBits) != 0) {
+    return (*why = "reserved field flag bits set", false);
+  }
+  if ((present & kAlterRetentionMs) != 0) {
+    c->retention_ms.emplace();
+    if (!wire::read_i64(r, &*c->retention_ms)) {
+      return (*why = "truncated in retention ms", false);
+    }
+  }
+  if ((present & kAlterRetentionBytes) != 0) {
+    c->retention_bytes.emplace();
+    if (!wire::read_i64(r, &*c->retention_bytes)) {
+      return (*why = "truncated in retention bytes", false);
+    }
+  }
+  return wire::read_replica_lists(r, &c->new_partitions, why);
+}
+
+bool decode_body(raft::ByteReader* r, SetPartitionReplicas* c,
+                 std::string* why) {
+  if (!wire::read_string(r, &c->topic)) {
+    return (*why = "truncated in topic", false);
+  }
+  if (!r->u32(&c->partition)) return (*why = "truncated in partition", false);
+  return wire::read_strings(r, &c->replicas, "replicas", why) &&
+         wire::read_strings(r, &c->target_replicas, "target replicas", why);
+}
+
+bool decode_body(raft::ByteReader* r, CommitOffsets* c, std::string* why) {
+  if (!wire::read_string(r, &c->group)) {
+    return (*why = "truncated in group", false);
+  }
+  std::uint32_t n = 0;
+  if (!r->u32(&n)) return (*why = "truncated in offset count", false);
+  // Each offset takes at least 4 + 4 + 8 bytes.
+  if (n > r->remaining() / 16) {
+    return (*why = "truncated in offsets: count " + std::to_string(n), false);
+  }
+  c->offsets.reserve(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    PartitionOffset o;
+    if (!wire::read_string(r, &o.topic) || !r->u32(&o.partition) ||
+        !r->u64(&o.offset)) {
+      return (*why = "truncated in offset " + std::to_string(i), false);
+    }
+    c->offsets.push_back(std::move(o));
+  }
+  return true;
+}
+
+bool decode_body(raft::ByteReader* r, DeleteGroup* c, std::string* why) {
+  if (!wire::read_string(r, &c->group)) {
+    return (*why = "truncated in group", false);
   }
   return true;
 }

@@ -104,6 +104,16 @@ void RaftHost::deliver(const std::string& from_node, std::string_view payload) {
 }
 
 std::future<Result<raft::LogIndex>> RaftHost::propose(std::string data) {
+  return queue_proposal(std::move(data), false);
+}
+
+std::future<Result<raft::LogIndex>> RaftHost::propose_persisted(
+    std::string data) {
+  return queue_proposal(std::move(data), true);
+}
+
+std::future<Result<raft::LogIndex>> RaftHost::queue_proposal(std::string data,
+                                                             bool on_persist) {
   std::promise<Result<raft::LogIndex>> promise;
   auto future = promise.get_future();
   if (data.empty()) {
@@ -117,7 +127,7 @@ std::future<Result<raft::LogIndex>> RaftHost::propose(std::string data) {
     std::lock_guard<std::mutex> lock(mu_);
     if (started_ && !stopping_ && status_.running) {
       proposals_.push_back(Proposal{std::move(data), std::nullopt, Clock::now(),
-                                    std::move(promise)});
+                                    std::move(promise), on_persist});
       cv_.notify_one();
       return future;
     }
@@ -217,6 +227,7 @@ void RaftHost::run() {
     handle_reads(reads);
     failed = drain_ready();
     if (failed.ok()) maybe_snapshot();
+    if (failed.ok() && ticked && sm_.on_tick) sm_.on_tick();
     check_transfers();
     publish_status(ticked);
     flush_completions();
@@ -276,7 +287,8 @@ void RaftHost::handle_proposals(std::vector<Proposal>& proposals) {
     }
     // The entry is the node's last one now, in its current term.
     const raft::LogIndex index = node_->last_index();
-    PendingProposal pending{node_->term(), std::nullopt, std::move(p.promise)};
+    PendingProposal pending{node_->term(), std::nullopt, std::move(p.promise),
+                            p.on_persist};
     if (!p.cc) pending.queued = p.queued;
     auto [it, inserted] = pending_proposals_.try_emplace(index);
     // A leftover at the same index belongs to an older term: that entry
@@ -351,7 +363,10 @@ Status RaftHost::drain_ready() {
     // 1-3: durable before anything of this Ready leaves the node.
     if (rd.snapshot)
       NW_RETURN_IF_ERROR(install_snapshot(std::move(*rd.snapshot)));
-    if (!rd.entries.empty()) NW_RETURN_IF_ERROR(storage.append(rd.entries));
+    if (!rd.entries.empty()) {
+      NW_RETURN_IF_ERROR(storage.append(rd.entries));
+      resolve_persisted(rd.entries);
+    }
     if (rd.hard_state)
       NW_RETURN_IF_ERROR(storage.set_hard_state(*rd.hard_state));
     send_messages(rd.messages);
@@ -360,6 +375,26 @@ Status RaftHost::drain_ready() {
     node_->advance();
   }
   return ok_status();
+}
+
+void RaftHost::resolve_persisted(const std::vector<raft::Entry>& entries) {
+  auto it = pending_proposals_.lower_bound(entries.front().index);
+  while (it != pending_proposals_.end() && it->first <= entries.back().index) {
+    if (!it->second.on_persist) {
+      ++it;
+      continue;
+    }
+    const raft::Entry& e =
+        entries[(it->first - entries.front().index.value()).value()];
+    if (e.term == it->second.term) {
+      complete(it->second.promise, e.index);
+    } else {
+      count_dropped(1);
+      complete(it->second.promise,
+               unavailable("proposal lost in a leader change, retry"));
+    }
+    it = pending_proposals_.erase(it);
+  }
 }
 
 void RaftHost::send_messages(std::vector<raft::Message>& messages) {
@@ -442,6 +477,7 @@ void RaftHost::publish_status(bool tick) {
     status_.leader = leader;
     status_.commit = node_->commit_index();
     status_.applied = applied_;
+    status_.applied_term = applied_term_;
     status_.last_index = node_->last_index();
     status_.membership = node_->membership();
     status_.applied_membership = applied_membership_;

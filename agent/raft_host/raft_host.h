@@ -48,6 +48,11 @@ struct StateMachine {
   // every node alike; only reachable by corruption).
   std::function<void(const raft::ConfChange&, const raft::Membership&)>
       on_conf_change;
+  // Once per tick, after the round's Readys: housekeeping that must run on
+  // the host thread because it writes the storage (a partition's
+  // retention: create_snapshot + compact). Optional. An error it meets is
+  // its own to log; it cannot stop the group.
+  std::function<void()> on_tick;
 };
 
 struct HostOptions {
@@ -71,6 +76,9 @@ struct HostOptions {
   // 0 disables. A failure is logged and counted and retried at the next
   // threshold crossing (the log is intact; the group goes on).
   std::uint64_t snapshot_threshold = 0;
+  // false: snapshots only bound the replay at start and never compact the
+  // log (a partition's log is its data; retention compacts it).
+  bool compact_on_snapshot = true;
   // Entries kept before the snapshot so that a follower a little behind
   // gets entries rather than the whole snapshot.
   std::uint64_t snapshot_keep_entries = 500;
@@ -84,6 +92,9 @@ struct HostStatus {
   raft::NodeId leader;
   raft::LogIndex commit;
   raft::LogIndex applied;
+  // The term of the entry at `applied`. A leader whose applied_term equals
+  // its term has applied every entry of earlier terms.
+  raft::Term applied_term;
   raft::LogIndex last_index;
   bool running = false;
   // Set when a persist failed and the group stopped itself.
@@ -183,6 +194,11 @@ class RaftHost {
   // host is not running or stops; Code::invalid_argument for empty data
   // (reserved for the leader's no-op).
   std::future<Result<raft::LogIndex>> propose(std::string data);
+  // As propose(), but resolves as soon as the entry is durable in this
+  // (leader) node's own log, before it is committed: for producers that
+  // ask for acks=leader. The entry may still be lost if this node loses
+  // its leadership before a majority has it.
+  std::future<Result<raft::LogIndex>> propose_persisted(std::string data);
 
   // Proposes a membership change (leader only); resolves with its index
   // once applied on this node (on_conf_change has run by then). Errors as
@@ -215,12 +231,14 @@ class RaftHost {
     std::optional<raft::ConfChange> cc;  // for propose_conf_change()
     Clock::time_point queued;            // for the commit latency
     std::promise<Result<raft::LogIndex>> promise;
+    bool on_persist = false;  // propose_persisted()
   };
   struct PendingProposal {
     raft::Term term;
     // Set for propose() (the commit latency metric); not for conf changes.
     std::optional<Clock::time_point> queued;
     std::promise<Result<raft::LogIndex>> promise;
+    bool on_persist = false;
   };
   struct Transfer {
     raft::NodeId target;
@@ -251,6 +269,8 @@ class RaftHost {
     std::promise<Status> promise;
   };
 
+  std::future<Result<raft::LogIndex>> queue_proposal(std::string data,
+                                                     bool on_persist);
   void run();
   // One round: inbox, tick, queued requests, then the Readys.
   void handle_inbox(std::vector<std::string>& inbox);
@@ -260,6 +280,8 @@ class RaftHost {
   // Drains the node's Readys. Errors: those of the storage and of restore
   // (the group then stops).
   Status drain_ready();
+  // Resolves propose_persisted() proposals among `entries`, just persisted.
+  void resolve_persisted(const std::vector<raft::Entry>& entries);
   void send_messages(std::vector<raft::Message>& messages);
   void serve_reads(const std::vector<raft::ReadState>& read_states);
   void expire_reads();

@@ -191,6 +191,7 @@ void RaftHost::maybe_snapshot() {
   }
   logger().debug("snapshot taken",
                  {{"group", options_.group}, {"index", applied_.value()}});
+  if (!options_.compact_on_snapshot) return;
   if (applied_.value() <= options_.snapshot_keep_entries) return;
   const raft::LogIndex up_to(applied_.value() - options_.snapshot_keep_entries);
   if (up_to <= storage.first_index() - 1) return;

@@ -22,7 +22,7 @@ constexpr const char* kTlsHint =
     "check that the agent serves https at this address and that --ca-cert "
     "or NW_CACERT names the CA that signed its certificate";
 
-enum class Method { get, post, put, del };
+enum class Method { get, post, put, patch, del };
 
 std::string_view method_name(Method m) {
   switch (m) {
@@ -32,6 +32,8 @@ std::string_view method_name(Method m) {
       return "POST";
     case Method::put:
       return "PUT";
+    case Method::patch:
+      return "PATCH";
     case Method::del:
       return "DELETE";
   }
@@ -180,6 +182,8 @@ Result<Response> Client::Impl::send(Method method, std::string_view path,
           return c.Post(p, body.data(), body.size(), ct);
         case Method::put:
           return c.Put(p, body.data(), body.size(), ct);
+        case Method::patch:
+          return c.Patch(p, body.data(), body.size(), ct);
         case Method::del:
           return c.Delete(p);
       }
@@ -258,8 +262,27 @@ Result<Response> Client::put(std::string_view path, std::string_view body,
       [&] { return impl_->send(Method::put, path, body, content_type); });
 }
 
+Result<Response> Client::patch(std::string_view path, std::string_view body,
+                               std::string_view content_type) {
+  return guarded(
+      [&] { return impl_->send(Method::patch, path, body, content_type); });
+}
+
 Result<Response> Client::del(std::string_view path) {
   return guarded([&] { return impl_->send(Method::del, path, {}, {}); });
+}
+
+Result<Response> Client::send(std::string_view method, std::string_view path,
+                              std::string_view body,
+                              std::string_view content_type) {
+  if (method == "GET" || method == "HEAD") return get(path);
+  if (method == "POST") return post(path, body, content_type);
+  if (method == "PUT") return put(path, body, content_type);
+  if (method == "PATCH") return patch(path, body, content_type);
+  if (method == "DELETE") return del(path);
+  return Error(Code::invalid_argument,
+               "http client: unsupported method " + std::string(method), {},
+               kDomain);
 }
 
 const Endpoint& Client::current() const {

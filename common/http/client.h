@@ -65,7 +65,15 @@ class Client {
                         std::string_view content_type = "application/json");
   Result<Response> put(std::string_view path, std::string_view body,
                        std::string_view content_type = "application/json");
+  Result<Response> patch(std::string_view path, std::string_view body,
+                         std::string_view content_type = "application/json");
   Result<Response> del(std::string_view path);
+  // Any of the above by name ("GET", "POST", "PUT", "PATCH", "DELETE"; HEAD
+  // is sent as GET), for forwarding a request. Errors: invalid_argument for
+  // another method; else as above.
+  Result<Response> send(std::string_view method, std::string_view path,
+                        std::string_view body,
+                        std::string_view content_type = "application/json");
 
   // The endpoint the next request tries first (the last one that answered).
   const Endpoint& current() const;

@@ -16,6 +16,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/integration/test_cluster.h"
 #include "tests/support/agent_process.h"
 #include "tests/support/binaries.h"
 #include "tests/support/check.h"
@@ -28,23 +29,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-constexpr auto kFormTimeout = 30s;
-
-json parse(const std::string& text) {
-  return json::parse(text, nullptr, /*allow_exceptions=*/false);
-}
-
-// `nwctl --addr A -o json cluster status [--stale]`; a discarded json when
-// the command failed.
-json cluster_status(const AgentProcess& a, bool stale) {
-  std::vector<std::string> args{"--addr", a.addr(), "--timeout", "5s",
-                                "-o",     "json",   "cluster",   "status"};
-  if (stale) args.push_back("--stale");
-  ProcessResult r = run_nwctl(args);
-  if (r.exit_code != 0) return json(json::value_t::discarded);
-  return parse(r.out);
-}
 
 // The label write every test uses: one replicated controller write.
 ProcessResult write_label(const AgentProcess& via, const std::string& node,
@@ -63,97 +47,6 @@ std::string labels_of(const json& status, const std::string& node,
   }
   return {};
 }
-
-// A cluster of `n` agents named n1..nN formed with --bootstrap-expect n.
-struct TestCluster {
-  TempDir dir{"cluster"};
-  std::vector<AgentProcess> agents;
-
-  explicit TestCluster(int n) {
-    for (int i = 1; i <= n; ++i) {
-      AgentOptions o;
-      o.name = "n" + std::to_string(i);
-      agents.emplace_back(dir, o);
-    }
-    for (int i = 0; i < n; ++i) {
-      std::string join;
-      for (int j = 0; j < n; ++j) {
-        if (j == i) continue;
-        if (!join.empty()) join += ",";
-        join += agents[j].peer_addr();
-      }
-      AgentOptions o;
-      o.name = "n" + std::to_string(i + 1);
-      o.port = agents[i].port();
-      o.peer_port = agents[i].peer_port();
-      o.extra_args = {"--node-id",       o.name,   "--bootstrap-expect",
-                      std::to_string(n), "--join", join};
-      agents[i] = AgentProcess(dir, o);
-    }
-    for (AgentProcess& a : agents) NW_REQUIRE_OK(a.launch());
-    for (AgentProcess& a : agents) NW_REQUIRE_OK(a.wait_ready(kFormTimeout));
-    // Every member has registered its addresses (labels need the record).
-    REQUIRE(wait_until(
-        [&] {
-          json s = cluster_status(agents[0], false);
-          if (s.is_discarded() || s["members"].size() != agents.size()) {
-            return false;
-          }
-          for (const json& m : s["members"]) {
-            if (m["api_addr"].get<std::string>().empty()) return false;
-          }
-          return true;
-        },
-        kFormTimeout, "every member registered"));
-  }
-
-  AgentProcess& by_id(const std::string& id) {
-    for (AgentProcess& a : agents) {
-      if (a.data_dir().filename() == id) return a;
-    }
-    FAIL("no agent " << id);
-    return agents.front();
-  }
-
-  // The leader every running agent agrees on (stale views), within the
-  // timeout; "" if they never agreed.
-  std::string agreed_leader(Duration timeout = 20s) {
-    std::string leader;
-    wait_until(
-        [&] {
-          std::set<std::string> seen;
-          for (AgentProcess& a : agents) {
-            if (!a.running()) continue;
-            json s = cluster_status(a, true);
-            if (s.is_discarded()) return false;
-            seen.insert(s["leader"].get<std::string>());
-          }
-          if (seen.size() != 1 || seen.begin()->empty()) return false;
-          leader = *seen.begin();
-          return true;
-        },
-        timeout, "the agents agree on a leader");
-    return leader;
-  }
-
-  // A new agent (data dir and log named `name`) with node id `node_id`
-  // that joins through agent 0; not started.
-  AgentProcess joiner(const std::string& name, const std::string& node_id) {
-    AgentOptions o;
-    o.name = name;
-    o.extra_args = {"--node-id", node_id, "--join", agents[0].peer_addr()};
-    return AgentProcess(dir, o);
-  }
-
-  // The running agents other than `leader`.
-  std::vector<AgentProcess*> followers_of(const std::string& leader) {
-    std::vector<AgentProcess*> out;
-    for (AgentProcess& a : agents) {
-      if (a.data_dir().filename() != leader && a.running()) out.push_back(&a);
-    }
-    return out;
-  }
-};
 
 TEST_CASE("cluster.form: three agents form a cluster from --bootstrap-expect") {
   TestCluster c(3);

@@ -46,12 +46,26 @@ void expect_rejected(ClusterState* s, const Command& c, Code code) {
   CHECK(restored->nodes() == s->nodes());
 }
 
-// A random command over a small pool of ids, so that conflicts, unknown
-// nodes and double removals happen often; sometimes garbage bytes.
+// A replica list of 1..3 distinct ids from the pool of node ids.
+std::vector<std::string> random_replicas(raft::Rng* rng) {
+  std::vector<std::string> out;
+  const std::uint64_t first = rng->uniform(6);
+  const std::uint64_t n = rng->between(1, 3);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    out.push_back("nw-" + std::to_string((first + i) % 6));
+  }
+  return out;
+}
+
+// A random command over small pools of ids, topic and group names, so
+// that conflicts, unknown nodes and topics and double removals happen
+// often; sometimes garbage bytes.
 std::string random_command(raft::Rng* rng) {
   const std::string id = "nw-" + std::to_string(rng->uniform(6));
   const std::uint64_t raft_id = rng->between(0, 7);
-  switch (rng->uniform(8)) {
+  const std::string topic = "t" + std::to_string(rng->uniform(4));
+  const std::string group = "g" + std::to_string(rng->uniform(3));
+  switch (rng->uniform(15)) {
     case 0:
     case 1:
       return encode_command(reg(id, raft_id));
@@ -76,6 +90,44 @@ std::string random_command(raft::Rng* rng) {
           Heartbeat{id, static_cast<std::int64_t>(rng->next() >> 1)});
     case 6:
       return encode_command(RemoveNode{id});
+    case 7:
+    case 8: {
+      CreateTopic c{topic, {}, -1, -1, 1 << 20};
+      const std::uint64_t n = rng->between(1, 3);
+      for (std::uint64_t i = 0; i < n; ++i) {
+        c.partitions.push_back(random_replicas(rng));
+      }
+      if (rng->chance(0.3)) c.retention_ms = rng->chance(0.5) ? 0 : 60'000;
+      return encode_command(c);
+    }
+    case 9:
+      return encode_command(DeleteTopic{topic});
+    case 10: {
+      AlterTopic a{topic, {}, {}, {}};
+      if (rng->chance(0.5)) a.retention_bytes = 1 << 30;
+      if (rng->chance(0.5)) a.new_partitions.push_back(random_replicas(rng));
+      return encode_command(a);
+    }
+    case 11: {
+      SetPartitionReplicas c{topic,
+                             static_cast<std::uint32_t>(rng->uniform(3)),
+                             random_replicas(rng),
+                             {}};
+      if (rng->chance(0.5)) c.target_replicas = random_replicas(rng);
+      return encode_command(c);
+    }
+    case 12: {
+      CommitOffsets c{group, {}};
+      const std::uint64_t n = rng->between(1, 2);
+      for (std::uint64_t i = 0; i < n; ++i) {
+        c.offsets.push_back({"t" + std::to_string(rng->uniform(4)),
+                             static_cast<std::uint32_t>(rng->uniform(3)),
+                             rng->uniform(1000)});
+      }
+      return encode_command(c);
+    }
+    case 13:
+      return encode_command(DeleteGroup{group});
     default: {
       std::string junk(rng->uniform(12), '\0');
       for (char& ch : junk) ch = static_cast<char>(rng->uniform(256));
@@ -244,6 +296,20 @@ TEST_SUITE("controller.cluster_state") {
         REQUIRE(a.by_raft_id(n.raft_id) != nullptr);
         CHECK(a.by_raft_id(n.raft_id)->id == id);
       }
+      // Invariants: topic_by_id agrees with topics(); offsets name
+      // existing partitions.
+      for (const auto& [name, t] : a.topics()) {
+        REQUIRE(a.topic_by_id(t.id) != nullptr);
+        CHECK(a.topic_by_id(t.id)->name == name);
+        CHECK(t.id < a.next_topic_id());
+      }
+      for (const auto& [group, offsets] : a.group_offsets()) {
+        CHECK_FALSE(offsets.empty());
+        for (const auto& [key, offset] : offsets) {
+          REQUIRE(a.topic(key.first) != nullptr);
+          CHECK(key.second < a.topic(key.first)->partitions.size());
+        }
+      }
     }
   }
 
@@ -263,15 +329,28 @@ TEST_SUITE("controller.cluster_state") {
       CHECK(restored->applied_index() == first.applied_index());
       CHECK(restored->version() == first.version());
       CHECK(restored->nodes() == first.nodes());
+      CHECK(restored->topics() == first.topics());
+      CHECK(restored->group_offsets() == first.group_offsets());
+      CHECK(restored->next_topic_id() == first.next_topic_id());
       apply_all(&*restored, cmds, cut, cmds.size());
       CHECK(restored->snapshot() == whole.snapshot());
     }
   }
 
   TEST_CASE("restore.refuses_damaged_snapshots") {
+    // The first random state holding nodes, topics and offsets.
     ClusterState s;
-    apply_all(&s, random_sequence(7, 200), 0, 200);
+    for (std::uint64_t seed = 1; seed < 100; ++seed) {
+      s = ClusterState();
+      apply_all(&s, random_sequence(seed, 300), 0, 300);
+      if (s.nodes().size() >= 2 && !s.topics().empty() &&
+          !s.group_offsets().empty()) {
+        break;
+      }
+    }
     REQUIRE(s.nodes().size() >= 2);
+    REQUIRE_FALSE(s.topics().empty());
+    REQUIRE_FALSE(s.group_offsets().empty());
     const std::string snap = s.snapshot();
     for (std::size_t n = 0; n < snap.size(); ++n) {
       auto r = ClusterState::restore(std::string_view(snap).substr(0, n));
@@ -281,12 +360,15 @@ TEST_SUITE("controller.cluster_state") {
     auto trailing = ClusterState::restore(snap + "x");
     REQUIRE_FALSE(trailing.ok());
     CHECK(trailing.error().message.find("trailing") != std::string::npos);
-    std::string future = snap;
-    future[0] = 2;
-    auto unknown = ClusterState::restore(future);
-    REQUIRE_FALSE(unknown.ok());
-    CHECK(unknown.error().message.find("unknown format version 2") !=
-          std::string::npos);
+    for (int version : {0, 3}) {
+      std::string future = snap;
+      future[0] = static_cast<char>(version);
+      auto unknown = ClusterState::restore(future);
+      REQUIRE_FALSE(unknown.ok());
+      CHECK(unknown.error().message.find("unknown format version " +
+                                         std::to_string(version)) !=
+            std::string::npos);
+    }
   }
 
   TEST_CASE("restore.refuses_a_raft_id_used_twice") {
@@ -294,10 +376,12 @@ TEST_SUITE("controller.cluster_state") {
     REQUIRE(apply_next(&a, reg("nw-a", 1)).ok());
     ClusterState b;
     REQUIRE(apply_next(&b, reg("nw-b", 1)).ok());
-    // Splice b's node into a's snapshot: header(1+8+8) then count(4).
+    // Splice b's node into a's snapshot: header(1+8+8) then count(4),
+    // the nodes, then the version 2 sections (8 + 4 + 4 bytes when empty).
     std::string sa = a.snapshot();
     const std::string sb = b.snapshot();
     sa[17] = 2;
+    sa.resize(sa.size() - 16);
     sa += sb.substr(21);
     auto r = ClusterState::restore(sa);
     REQUIRE_FALSE(r.ok());

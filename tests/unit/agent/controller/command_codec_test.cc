@@ -45,6 +45,35 @@ std::vector<Command> samples() {
   out.emplace_back(Heartbeat{"nw-4", 1'700'000'000'123});
   out.emplace_back(Heartbeat{"nw-4", -5});
   out.emplace_back(RemoveNode{"nw-5"});
+  out.emplace_back(SetLabels{"nw-6", {{"a", "1"}, {"rack", "r2"}}, {"b", "c"}});
+  out.emplace_back(SetLabels{"nw-6", {}, {}});
+  out.emplace_back(CreateTopic{"orders",
+                               {{"nw-1", "nw-2", "nw-3"}, {"nw-2", "nw-3"}},
+                               604'800'000,
+                               -1,
+                               128u << 20});
+  out.emplace_back(CreateTopic{"", {}, 0, -5, 0});
+  out.emplace_back(CreateTopic{"x",
+                               {{}},
+                               std::numeric_limits<std::int64_t>::min(),
+                               std::numeric_limits<std::int64_t>::max(),
+                               std::numeric_limits<std::uint64_t>::max()});
+  out.emplace_back(DeleteTopic{"orders"});
+  out.emplace_back(AlterTopic{"orders", 1000, std::nullopt, {{"nw-4"}}});
+  out.emplace_back(AlterTopic{"orders", std::nullopt, -1, {}});
+  out.emplace_back(AlterTopic{"orders", 1, 2, {{"a", "b"}, {"c"}}});
+  out.emplace_back(AlterTopic{"orders", {}, {}, {}});
+  out.emplace_back(
+      SetPartitionReplicas{"orders", 2, {"nw-1", "nw-2"}, {"nw-2", "nw-4"}});
+  out.emplace_back(SetPartitionReplicas{
+      "orders", std::numeric_limits<std::uint32_t>::max(), {"nw-1"}, {}});
+  out.emplace_back(
+      CommitOffsets{"billing",
+                    {{"orders", 0, 1201},
+                     {"orders", 1, 0},
+                     {"audit", 7, std::numeric_limits<std::uint64_t>::max()}}});
+  out.emplace_back(CommitOffsets{"g", {}});
+  out.emplace_back(DeleteGroup{"billing"});
   return out;
 }
 
@@ -70,7 +99,7 @@ void expect_invalid(std::string_view bytes, std::string_view reason) {
 
 TEST_SUITE("controller.command_codec") {
   TEST_CASE("round_trip.every_command_type") {
-    std::vector<bool> seen(7, false);
+    std::vector<bool> seen(14, false);
     for (const Command& c : samples()) {
       const std::string bytes = encode_command(c);
       CHECK(static_cast<std::uint8_t>(bytes[0]) == kCommandFormatVersion);
@@ -93,6 +122,20 @@ TEST_SUITE("controller.command_codec") {
           "01 05 04 00 00 00 6e 77 2d 31 e8 03 00 00 00 00 00 00");
     CHECK(hex(encode_command(UpdateNode{"a", {}, "p", {}})) ==
           "01 02 01 00 00 00 61 02 01 00 00 00 70");
+    CHECK(hex(encode_command(DeleteTopic{"t"})) == "01 09 01 00 00 00 74");
+    CHECK(hex(encode_command(CreateTopic{"t", {{"a", "b"}}, -1, -1, 1024})) ==
+          "01 08 01 00 00 00 74 01 00 00 00 02 00 00 00 01 00 00 00 61 "
+          "01 00 00 00 62 ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff "
+          "00 04 00 00 00 00 00 00");
+    CHECK(hex(encode_command(AlterTopic{"t", {}, 5, {}})) ==
+          "01 0a 01 00 00 00 74 02 05 00 00 00 00 00 00 00 00 00 00 00");
+    CHECK(hex(encode_command(SetPartitionReplicas{"t", 1, {"a"}, {}})) ==
+          "01 0b 01 00 00 00 74 01 00 00 00 01 00 00 00 01 00 00 00 61 "
+          "00 00 00 00");
+    CHECK(hex(encode_command(CommitOffsets{"g", {{"t", 0, 5}}})) ==
+          "01 0c 01 00 00 00 67 01 00 00 00 01 00 00 00 74 00 00 00 00 "
+          "05 00 00 00 00 00 00 00");
+    CHECK(hex(encode_command(DeleteGroup{"g"})) == "01 0d 01 00 00 00 67");
   }
 
   TEST_CASE("decode.every_prefix_fails_cleanly") {
@@ -112,7 +155,7 @@ TEST_SUITE("controller.command_codec") {
     expect_invalid(bytes, "unknown format version 2");
     bytes[0] = 0;
     expect_invalid(bytes, "unknown format version 0");
-    for (int type : {0, 8, 16, 255}) {
+    for (int type : {0, 14, 16, 255}) {
       bytes = encode_command(RemoveNode{"n"});
       bytes[1] = static_cast<char>(type);
       expect_invalid(bytes, "unknown command type " + std::to_string(type));
@@ -139,6 +182,13 @@ TEST_SUITE("controller.command_codec") {
     std::string bytes = encode_command(UpdateNode{"a", {}, {}, {}});
     bytes.back() = static_cast<char>(0x08);
     expect_invalid(bytes, "reserved field flag bits set");
+    bytes = encode_command(AlterTopic{"t", {}, {}, {}});
+    bytes[7] = static_cast<char>(0x04);
+    expect_invalid(bytes, "alter_topic: reserved field flag bits set");
+    // Remove keys of set_labels out of order.
+    bytes = encode_command(SetLabels{"a", {}, {"x", "y"}});
+    bytes[bytes.size() - 1] = 'x';
+    expect_invalid(bytes, "remove keys not strictly ascending");
     // Label keys out of order: encode {b, a} by hand.
     bytes.clear();
     raft::put_u8(&bytes, 1);
@@ -170,6 +220,21 @@ TEST_SUITE("controller.command_codec") {
     raft::put_u8(&bytes, 4);
     raft::put_u32(&bytes, 0xffffffffu);
     expect_invalid(bytes, "truncated in labels: count 4294967295");
+    // A partition count, a replica count and an offset count.
+    bytes = encode_command(CreateTopic{"t", {}, -1, -1, 1});
+    bytes[7] = static_cast<char>(0xff);
+    bytes[8] = static_cast<char>(0xff);
+    expect_invalid(bytes, "create_topic: truncated in partitions: count 65535");
+    bytes = encode_command(SetPartitionReplicas{"t", 0, {}, {}});
+    bytes[11] = static_cast<char>(0xff);
+    bytes[14] = static_cast<char>(0xff);
+    expect_invalid(bytes, "truncated in replicas: count 4278190335");
+    bytes = encode_command(CommitOffsets{"g", {{"t", 0, 5}}});
+    bytes[7] = 2;
+    expect_invalid(bytes, "truncated in offsets: count 2");
+    bytes = encode_command(AlterTopic{"t", {}, {}, {{"a"}}});
+    bytes[12] = 9;
+    expect_invalid(bytes, "truncated in partition 0 replicas: count 9");
   }
 
   TEST_CASE("decode.random_bytes_never_crash") {
