@@ -1,5 +1,6 @@
 #include <CLI/CLI.hpp>
 
+#include "cli/command_util.h"
 #include "cli/context.h"
 
 namespace nw::ctl {
@@ -48,6 +49,11 @@ std::unique_ptr<Cli> build_cli() {
 
   add_status_commands(*cli);
   add_cluster_commands(*cli);
+  add_topic_commands(*cli);
+  add_produce_commands(*cli);
+  add_consume_commands(*cli);
+  add_group_commands(*cli);
+  add_bench_commands(*cli);
   add_version_commands(*cli);
   add_completion_commands(*cli);
   return cli;

@@ -4,7 +4,7 @@
 _nwctl_data() {
   case "$1" in
     "")
-      subs="status cluster version completion"
+      subs="status cluster topic produce consume group bench version completion"
       flags="--help -h"
       vopts="--addr --token --ca-cert --output -o --timeout"
       pos="" ;;
@@ -43,6 +43,91 @@ _nwctl_data() {
       flags="--help -h"
       vopts="--remove --addr --token --ca-cert --output -o --timeout"
       pos="" ;;
+    "topic")
+      subs="create list describe alter delete reassign"
+      flags="--help -h"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "topic create")
+      subs=""
+      flags="--help -h"
+      vopts="--partitions --replicas --retention-ms --retention-bytes --segment-bytes --addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "topic list")
+      subs=""
+      flags="--help -h"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "topic describe")
+      subs=""
+      flags="--help -h"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "topic alter")
+      subs=""
+      flags="--help -h"
+      vopts="--partitions --retention-ms --retention-bytes --addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "topic delete")
+      subs=""
+      flags="--help -h"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "topic reassign")
+      subs=""
+      flags="--help -h"
+      vopts="--partition --replicas --addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "produce")
+      subs=""
+      flags="--help -h --idempotent --no-idempotent"
+      vopts="--file --key --key-separator --header --partition --acks --batch-size --addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "consume")
+      subs=""
+      flags="--help -h --follow -f"
+      vopts="--group --from --partition --count -n --max-bytes --addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "group")
+      subs="list describe reset-offsets delete"
+      flags="--help -h"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "group list")
+      subs=""
+      flags="--help -h"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "group describe")
+      subs=""
+      flags="--help -h"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "group reset-offsets")
+      subs=""
+      flags="--help -h --to-earliest --to-latest --execute"
+      vopts="--topic --to-offset --to-time --shift-by --addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "group delete")
+      subs=""
+      flags="--help -h"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "bench")
+      subs="produce consume"
+      flags="--help -h"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "bench produce")
+      subs=""
+      flags="--help -h --idempotent"
+      vopts="--messages --duration --in-flight --size --keys --batch-size --acks --addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "bench consume")
+      subs=""
+      flags="--help -h"
+      vopts="--messages --duration --in-flight --addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
     "version")
       subs=""
       flags="--help -h --client"
@@ -74,6 +159,42 @@ _nwctl_choices() {
     "cluster transfer-leader|-o") echo "table json" ;;
     "cluster label|--output") echo "table json" ;;
     "cluster label|-o") echo "table json" ;;
+    "topic|--output") echo "table json" ;;
+    "topic|-o") echo "table json" ;;
+    "topic create|--output") echo "table json" ;;
+    "topic create|-o") echo "table json" ;;
+    "topic list|--output") echo "table json" ;;
+    "topic list|-o") echo "table json" ;;
+    "topic describe|--output") echo "table json" ;;
+    "topic describe|-o") echo "table json" ;;
+    "topic alter|--output") echo "table json" ;;
+    "topic alter|-o") echo "table json" ;;
+    "topic delete|--output") echo "table json" ;;
+    "topic delete|-o") echo "table json" ;;
+    "topic reassign|--output") echo "table json" ;;
+    "topic reassign|-o") echo "table json" ;;
+    "produce|--acks") echo "all leader none" ;;
+    "produce|--output") echo "table json" ;;
+    "produce|-o") echo "table json" ;;
+    "consume|--output") echo "table json" ;;
+    "consume|-o") echo "table json" ;;
+    "group|--output") echo "table json" ;;
+    "group|-o") echo "table json" ;;
+    "group list|--output") echo "table json" ;;
+    "group list|-o") echo "table json" ;;
+    "group describe|--output") echo "table json" ;;
+    "group describe|-o") echo "table json" ;;
+    "group reset-offsets|--output") echo "table json" ;;
+    "group reset-offsets|-o") echo "table json" ;;
+    "group delete|--output") echo "table json" ;;
+    "group delete|-o") echo "table json" ;;
+    "bench|--output") echo "table json" ;;
+    "bench|-o") echo "table json" ;;
+    "bench produce|--acks") echo "all leader none" ;;
+    "bench produce|--output") echo "table json" ;;
+    "bench produce|-o") echo "table json" ;;
+    "bench consume|--output") echo "table json" ;;
+    "bench consume|-o") echo "table json" ;;
     "version|--output") echo "table json" ;;
     "version|-o") echo "table json" ;;
     "completion|--output") echo "table json" ;;

@@ -4,11 +4,11 @@
 function __nwctl_data --argument-names path
     switch "$path"
         case ''
-            set -g __nwctl_subs 'status' 'cluster' 'version' 'completion'
+            set -g __nwctl_subs 'status' 'cluster' 'topic' 'produce' 'consume' 'group' 'bench' 'version' 'completion'
             set -g __nwctl_flags '--help' '-h'
             set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
             set -g __nwctl_pos
-            set -g __nwctl_descs 'status	Show the agent\'s node id, role, version and uptime' 'cluster	Show and change the cluster\'s members and leader' 'version	Show the versions of nwctl and of the agent it talks to; exits 0 even when no agent answers' 'completion	Print the shell completion script (bash, zsh or fish); e.g. source <(nwctl completion bash)'
+            set -g __nwctl_descs 'status	Show the agent\'s node id, role, version and uptime' 'cluster	Show and change the cluster\'s members and leader' 'topic	Create, list, describe, change and delete topics' 'produce	Send one message per line of standard input (or --file) to a topic' 'consume	Print a topic\'s messages, from every partition or one, alone or as a member of a consumer group' 'group	List, inspect, reset and delete consumer groups' 'bench	Measure produce and consume throughput and latency' 'version	Show the versions of nwctl and of the agent it talks to; exits 0 even when no agent answers' 'completion	Print the shell completion script (bash, zsh or fish); e.g. source <(nwctl completion bash)'
         case 'status'
             set -g __nwctl_subs
             set -g __nwctl_flags '--help' '-h'
@@ -49,6 +49,108 @@ function __nwctl_data --argument-names path
             set -g __nwctl_subs
             set -g __nwctl_flags '--help' '-h'
             set -g __nwctl_vopts '--remove' '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'topic'
+            set -g __nwctl_subs 'create' 'list' 'describe' 'alter' 'delete' 'reassign'
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs 'create	Create a topic with P partitions, each replicated to R agents' 'list	List the topics with their partitions, replicas and retention' 'describe	Show a topic\'s settings and each partition\'s leader, replicas, in-sync replicas, high watermark, start offset, size and status' 'alter	Add partitions or change a topic\'s retention' 'delete	Delete a topic and its data on every replica (no prompt)' 'reassign	Move one partition\'s replicas to the given agents (new ones catch up first); returns at once'
+        case 'topic create'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--partitions' '--replicas' '--retention-ms' '--retention-bytes' '--segment-bytes' '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'topic list'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'topic describe'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'topic alter'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--partitions' '--retention-ms' '--retention-bytes' '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'topic delete'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'topic reassign'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--partition' '--replicas' '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'produce'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h' '--idempotent' '--no-idempotent'
+            set -g __nwctl_vopts '--file' '--key' '--key-separator' '--header' '--partition' '--acks' '--batch-size' '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'consume'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h' '--follow' '-f'
+            set -g __nwctl_vopts '--group' '--from' '--partition' '--count' '-n' '--max-bytes' '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'group'
+            set -g __nwctl_subs 'list' 'describe' 'reset-offsets' 'delete'
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs 'list	List the consumer groups with their state, members and generation' 'describe	Show a group\'s members and their partitions, and each partition\'s committed offset and lag' 'reset-offsets	Move a stopped group\'s committed offsets for a topic; prints the plan and changes nothing without --execute' 'delete	Delete a stopped group\'s committed offsets (no prompt)'
+        case 'group list'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'group describe'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'group reset-offsets'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h' '--to-earliest' '--to-latest' '--execute'
+            set -g __nwctl_vopts '--topic' '--to-offset' '--to-time' '--shift-by' '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'group delete'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'bench'
+            set -g __nwctl_subs 'produce' 'consume'
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs 'produce	Send generated messages as fast as the cluster takes them; report messages/s, MB/s and per-batch latency' 'consume	Read a topic from the start as fast as possible; report messages/s, MB/s and per-fetch latency'
+        case 'bench produce'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h' '--idempotent'
+            set -g __nwctl_vopts '--messages' '--duration' '--in-flight' '--size' '--keys' '--batch-size' '--acks' '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'bench consume'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--messages' '--duration' '--in-flight' '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
             set -g __nwctl_pos
             set -g __nwctl_descs
         case 'version'
@@ -99,6 +201,78 @@ function __nwctl_choices --argument-names path opt
         case 'cluster label|--output'
             printf '%s\n' 'table' 'json'
         case 'cluster label|-o'
+            printf '%s\n' 'table' 'json'
+        case 'topic|--output'
+            printf '%s\n' 'table' 'json'
+        case 'topic|-o'
+            printf '%s\n' 'table' 'json'
+        case 'topic create|--output'
+            printf '%s\n' 'table' 'json'
+        case 'topic create|-o'
+            printf '%s\n' 'table' 'json'
+        case 'topic list|--output'
+            printf '%s\n' 'table' 'json'
+        case 'topic list|-o'
+            printf '%s\n' 'table' 'json'
+        case 'topic describe|--output'
+            printf '%s\n' 'table' 'json'
+        case 'topic describe|-o'
+            printf '%s\n' 'table' 'json'
+        case 'topic alter|--output'
+            printf '%s\n' 'table' 'json'
+        case 'topic alter|-o'
+            printf '%s\n' 'table' 'json'
+        case 'topic delete|--output'
+            printf '%s\n' 'table' 'json'
+        case 'topic delete|-o'
+            printf '%s\n' 'table' 'json'
+        case 'topic reassign|--output'
+            printf '%s\n' 'table' 'json'
+        case 'topic reassign|-o'
+            printf '%s\n' 'table' 'json'
+        case 'produce|--acks'
+            printf '%s\n' 'all' 'leader' 'none'
+        case 'produce|--output'
+            printf '%s\n' 'table' 'json'
+        case 'produce|-o'
+            printf '%s\n' 'table' 'json'
+        case 'consume|--output'
+            printf '%s\n' 'table' 'json'
+        case 'consume|-o'
+            printf '%s\n' 'table' 'json'
+        case 'group|--output'
+            printf '%s\n' 'table' 'json'
+        case 'group|-o'
+            printf '%s\n' 'table' 'json'
+        case 'group list|--output'
+            printf '%s\n' 'table' 'json'
+        case 'group list|-o'
+            printf '%s\n' 'table' 'json'
+        case 'group describe|--output'
+            printf '%s\n' 'table' 'json'
+        case 'group describe|-o'
+            printf '%s\n' 'table' 'json'
+        case 'group reset-offsets|--output'
+            printf '%s\n' 'table' 'json'
+        case 'group reset-offsets|-o'
+            printf '%s\n' 'table' 'json'
+        case 'group delete|--output'
+            printf '%s\n' 'table' 'json'
+        case 'group delete|-o'
+            printf '%s\n' 'table' 'json'
+        case 'bench|--output'
+            printf '%s\n' 'table' 'json'
+        case 'bench|-o'
+            printf '%s\n' 'table' 'json'
+        case 'bench produce|--acks'
+            printf '%s\n' 'all' 'leader' 'none'
+        case 'bench produce|--output'
+            printf '%s\n' 'table' 'json'
+        case 'bench produce|-o'
+            printf '%s\n' 'table' 'json'
+        case 'bench consume|--output'
+            printf '%s\n' 'table' 'json'
+        case 'bench consume|-o'
             printf '%s\n' 'table' 'json'
         case 'version|--output'
             printf '%s\n' 'table' 'json'

@@ -1,0 +1,96 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "cli/context.h"
+#include "common/base/result.h"
+#include "common/base/time.h"
+#include "common/base/units.h"
+
+// What the topic, produce, consume, group and bench commands share: their
+// registration functions, argument parsers that say what to write instead,
+// a way to make one API client per worker thread, and SIGINT handling for
+// the commands that run until interrupted.
+//
+// Threads: the parsers are pure. new_client() may be called from any
+// thread (each client then belongs to one thread). Interrupt is
+// process-wide (a signal handler sets an atomic flag).
+namespace nw::ctl {
+
+// One per noun (topic.cc, produce.cc, consume.cc, group.cc, bench.cc).
+void add_topic_commands(Cli& cli);
+void add_produce_commands(Cli& cli);
+void add_consume_commands(Cli& cli);
+void add_group_commands(Cli& cli);
+void add_bench_commands(Cli& cli);
+
+// A command's help footer: its examples, then the exit codes of the root's
+// footer (a subcommand with its own footer would drop them).
+std::string command_footer(const Cli& cli, const std::string& examples);
+
+// invalid_argument (exit 2) from domain "cli".
+Error usage(std::string message, std::string hint = {});
+
+// 'text', for messages about what the user wrote.
+std::string single_quote(std::string_view text);
+
+// Writes text to stdout as is and flushes.
+void print_text(std::string_view text);
+
+// Topic and group names: 1 to 200 characters of [A-Za-z0-9._-]
+// (docs/api.md). `what` is "topic" or "group". invalid_argument otherwise.
+Status check_name(std::string_view what, std::string_view name);
+
+// A whole decimal number in [min, max] for `flag` ("--partitions"), with
+// `example` as the hint when it is not. invalid_argument otherwise.
+Result<std::int64_t> parse_int_flag(std::string_view flag,
+                                    std::string_view text, std::int64_t min,
+                                    std::int64_t max,
+                                    std::string_view example = {});
+
+// A time given by a user: RFC 3339 ("2026-11-22T10:00:00Z",
+// "2026-11-22T10:00:00.123+02:00", "2026-11-22 10:00:00Z") or, with
+// allow_relative, a duration before `now` ("-15m", "-1h30m"). Returns
+// milliseconds since the Unix epoch. invalid_argument otherwise.
+Result<std::int64_t> parse_time_ms(std::string_view text, WallTime now,
+                                   bool allow_relative);
+
+// A new API client for the global flags, for a worker thread (http::Client
+// is one per thread). `timeout` is the per-request read/write timeout.
+Result<std::unique_ptr<http::Client>> new_client(const Globals& globals,
+                                                 Duration timeout);
+
+// SIGINT and SIGTERM set a flag instead of killing nwctl, so a command can
+// stop reading, commit, leave its group and exit cleanly; a second signal
+// kills as usual (SA_RESETHAND). Blocking system calls on the main thread
+// are interrupted (no SA_RESTART). Install once per command, on the main
+// thread, before starting threads (spawn them with spawn_thread so the
+// signal is delivered to the main thread).
+class Interrupt {
+ public:
+  Interrupt();   // installs the handlers
+  ~Interrupt();  // restores the previous handlers
+  Interrupt(const Interrupt&) = delete;
+  Interrupt& operator=(const Interrupt&) = delete;
+
+  static bool requested();
+  // For tests and for commands that stop themselves (-n COUNT reached).
+  static void request();
+  static void reset();
+};
+
+// A thread with SIGINT and SIGTERM blocked, so those signals reach the
+// main thread (whose blocking read or wait they interrupt).
+std::thread spawn_thread(std::function<void()> fn);
+
+// "nwctl-<hostname>-<pid>": the client id sent when joining a group.
+std::string client_id();
+
+}  // namespace nw::ctl
