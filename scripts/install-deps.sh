@@ -6,8 +6,8 @@
 #   scripts/install-deps.sh           install what is missing
 #   scripts/install-deps.sh --check   list what is missing; exit 1 if anything is
 #   scripts/install-deps.sh --bench   also the opt-in set that only the
-#                                     side-by-side benchmarks need (etcd 3.4);
-#                                     combines with --check
+#                                     side-by-side benchmarks need (etcd 3.4,
+#                                     nats-server); combines with --check
 set -euo pipefail
 
 check=0
@@ -42,6 +42,9 @@ if ((bench)); then
     # bench/failover.py and bench/commit.sh run a 3-member etcd 3.4 cluster
     # next to Nightwatch; the Debian package's own etcd service is not used
     etcd-server etcd-client
+    # bench/topics/nats.sh runs a 3-node nats-server JetStream cluster next to
+    # Nightwatch's topics (its node client comes from npm, see bench/topics)
+    nats-server
   )
 fi
 

@@ -34,10 +34,12 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
 
 Result<WallTime> parse_rfc3339(std::string_view text) {
   auto bad = [&] {
-    return Error(Code::invalid_argument,
-                 "\"" + std::string(text) +
-                     "\" is not an RFC 3339 time (e.g. 2026-11-22T10:00:00Z)",
-                 {}, "time");
+    // Appended piece by piece: GCC 12 at -O3 warns falsely (-Wrestrict)
+    // about "literal" + std::string.
+    std::string message = "\"";
+    message.append(text);
+    message.append("\" is not an RFC 3339 time (e.g. 2026-11-22T10:00:00Z)");
+    return Error(Code::invalid_argument, std::move(message), {}, "time");
   };
   std::size_t i = 0;
   auto digits = [&](std::size_t n, int* out) {

@@ -283,6 +283,12 @@ TEST_SUITE("controller.cluster_state") {
     const PartitionRecord& p = s.topic("t")->partitions[0];
     CHECK(p.replicas == std::vector<std::string>{"a", "b", "d"});
     CHECK(p.target_replicas.empty());
+    // The bootstrap membership of the partition's group never moves.
+    CHECK(p.initial_replicas == std::vector<std::string>{"a", "b", "c"});
+    Result<ClusterState> back = ClusterState::restore(s.snapshot());
+    REQUIRE(back.ok());
+    CHECK(back->topic("t")->partitions[0].initial_replicas ==
+          std::vector<std::string>{"a", "b", "c"});
     // Now c is neither listed nor registered.
     expect_rejected(&s, SetPartitionReplicas{"t", 0, {"a", "c"}, {}},
                     Code::not_found);
