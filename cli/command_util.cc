@@ -209,6 +209,9 @@ Result<std::unique_ptr<http::Client>> new_client(const Globals& globals,
   options.timeout = timeout;
   options.connect_timeout = std::min(timeout, Duration(2000));
   options.user_agent = std::string("nwctl/") + kVersion;
+  // These clients carry produce, fetch and bench requests, which retry
+  // on their own (idempotent producer ids, reads).
+  options.keep_alive = true;
   return std::make_unique<http::Client>(std::move(endpoints), options);
 }
 

@@ -63,7 +63,9 @@ Result<std::int64_t> parse_time_ms(std::string_view text, WallTime now,
                                    bool allow_relative);
 
 // A new API client for the global flags, for a worker thread (http::Client
-// is one per thread). `timeout` is the per-request read/write timeout.
+// is one per thread). `timeout` is the per-request read/write timeout. Its
+// connection is kept alive between requests: its users (produce, fetch,
+// bench, group sessions) retry failed requests safely.
 Result<std::unique_ptr<http::Client>> new_client(const Globals& globals,
                                                  Duration timeout);
 

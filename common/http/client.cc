@@ -86,7 +86,7 @@ httplib::ClientImpl& Client::Impl::conn(size_t i) {
     c = std::make_unique<httplib::ClientImpl>(ep.addr.host, ep.addr.port);
   }
   c->set_tcp_nodelay(true);
-  c->set_keep_alive(false);
+  c->set_keep_alive(options.keep_alive);
   c->set_url_encode(false);  // paths arrive encoded (url.h)
   c->set_follow_location(false);
   c->set_connection_timeout(options.connect_timeout);

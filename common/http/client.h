@@ -24,6 +24,12 @@ struct ClientOptions {
   // For each read and each write on the connection.
   Duration timeout = std::chrono::seconds(10);
   std::string user_agent = std::string("nwctl/") + kVersion;
+  // Keeps the connection open between requests (many requests to one
+  // agent: produce, consume, bench). A request on a connection the agent
+  // closed meanwhile may then fail as unavailable although it was never
+  // processed, or after it was: use it only where requests are retried
+  // safely (reads, idempotent produce).
+  bool keep_alive = false;
 };
 
 // An API client for a list of agents (DESIGN.md: --addr is a list, tried in
@@ -33,9 +39,9 @@ struct ClientOptions {
 // the next. Once a request has reached an agent its outcome is final, so a
 // POST is never sent twice.
 //
-// Each request opens its own connection (no keep-alive: a stale pooled
-// connection would make a failure ambiguous) with TCP_NODELAY (without it
-// loopback requests crawl at ~16/s).
+// Each request opens its own connection (no keep-alive unless asked for:
+// a stale pooled connection would make a failure ambiguous) with TCP_NODELAY
+// (without it loopback requests crawl at ~16/s).
 //
 // Lifecycle: construct, then call any methods; destroy when done.
 // Threads: thread-compatible; use one Client per thread. SIGPIPE is blocked
