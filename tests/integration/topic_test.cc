@@ -178,6 +178,36 @@ TEST_CASE("topic.produce_consume: across three agents, by key") {
             {"topic", "create", "big", "--partitions", "1", "--replicas", "5"});
   CHECK(too_many.exit_code == 4);
   CHECK(too_many.err.find("replicas") != std::string::npos);
+
+  // More partitions and another retention; the new partition comes online.
+  ProcessResult altered =
+      nwctl(c.agents[2], {"topic", "alter", "orders", "--partitions", "4",
+                          "--retention-ms", "3600000"});
+  INFO(altered.describe());
+  REQUIRE(altered.exit_code == 0);
+  d = wait_online(c.agents[0], "orders");
+  CHECK(d["partition_states"].size() == 4);
+  CHECK(d["retention_ms"] == 3600000);
+  CHECK(nwctl(c.agents[0], {"topic", "alter", "orders", "--partitions", "2"})
+            .exit_code == 2);  // never fewer: refused before asking
+
+  // Delete: gone everywhere, files included.
+  REQUIRE(nwctl(c.agents[1], {"topic", "delete", "orders"}).exit_code == 0);
+  CHECK(nwctl(c.agents[0], {"topic", "describe", "orders"}).exit_code == 3);
+  for (AgentProcess& a : c.agents) {
+    REQUIRE(wait_until(
+        [&] {
+          std::error_code ec;
+          for (const auto& e :
+               fs::directory_iterator(a.data_dir() / "partitions", ec)) {
+            if (e.path().filename().string().rfind("orders.", 0) == 0) {
+              return false;
+            }
+          }
+          return true;
+        },
+        kTopicTimeout, "the topic's files deleted"));
+  }
 }
 
 TEST_CASE("topic.leader_killed: acknowledged writes survive, none doubled") {
@@ -220,6 +250,21 @@ TEST_CASE("topic.leader_killed: acknowledged writes survive, none doubled") {
 
   NW_REQUIRE_OK(victim.restart(kTopicTimeout));
   wait_online(*via, "events");
+  // The returning agent was the preferred (first) replica: once it has
+  // caught up, leadership goes back to it.
+  const std::string preferred =
+      describe(*via, "events")["partition_states"][0]["replicas"][0];
+  json led;
+  const bool back = wait_until(
+      [&] {
+        led = describe(*via, "events");
+        return !led.is_discarded() &&
+               led["partition_states"][0]["leader"] == preferred &&
+               led["partition_states"][0]["status"] == "online";
+      },
+      kTopicTimeout, "the preferred replica leads again");
+  INFO(led.dump(2));
+  CHECK(back);
   std::vector<json> records = consume_all(*via, "events");
   std::map<std::uint64_t, std::string> at;
   std::set<std::string> seen;
@@ -355,6 +400,33 @@ TEST_CASE("topic.consumer_group: a member dies, the others take over") {
     missing += all.count("b-" + std::to_string(i)) == 0;
   }
   CHECK(missing == 0);
+
+  // With every member gone, offsets can be reset: a plan first, then done.
+  REQUIRE(wait_until(
+      [&] {
+        ProcessResult r =
+            nwctl(c.agents[0], {"-o", "json", "group", "describe", "g"});
+        return r.exit_code == 0 && parse(r.out)["members"].empty();
+      },
+      kTopicTimeout, "the group has no members"));
+  ProcessResult plan =
+      nwctl(c.agents[1], {"-o", "json", "group", "reset-offsets", "g",
+                          "--topic", "jobs", "--to-earliest"});
+  INFO(plan.describe());
+  REQUIRE(plan.exit_code == 0);
+  CHECK(parse(plan.out)["executed"] == false);
+  ProcessResult done =
+      nwctl(c.agents[1], {"-o", "json", "group", "reset-offsets", "g",
+                          "--topic", "jobs", "--to-earliest", "--execute"});
+  REQUIRE(done.exit_code == 0);
+  ProcessResult after =
+      nwctl(c.agents[2], {"-o", "json", "group", "describe", "g"});
+  REQUIRE(after.exit_code == 0);
+  for (const json& o : parse(after.out)["offsets"]) {
+    CHECK(o["committed"] == 0);
+  }
+  REQUIRE(nwctl(c.agents[0], {"group", "delete", "g"}).exit_code == 0);
+  CHECK(nwctl(c.agents[0], {"group", "describe", "g"}).exit_code == 3);
 }
 
 std::vector<fs::path> segment_files(const fs::path& data_dir,
