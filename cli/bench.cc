@@ -86,10 +86,12 @@ int run_bench_produce(Context& ctx, const Globals& globals,
         NW_ASSIGN_OR_RETURN(std::unique_ptr<http::Client> c,
                             new_client(*g, timeout));
         std::shared_ptr<http::Client> shared(std::move(c));
-        return BatchSender(
-            [shared, name, acks](std::uint32_t p, const std::string& batch) {
-              return RecordsApi(shared.get()).produce(name, p, batch, acks);
-            });
+        auto api = std::make_shared<RecordsApi>(
+            shared.get(), leader_client_factory(*g, timeout));
+        return BatchSender([shared, api, name, acks](std::uint32_t p,
+                                                     const std::string& batch) {
+          return api->produce(name, p, batch, acks);
+        });
       },
       [&](const BatchOutcome& out) {  // serialized by the Producer
         ++r.requests;
@@ -186,7 +188,8 @@ int run_bench_consume(Context& ctx, const Globals& globals,
       auto made = new_client(globals, ctx.timeout());
       std::vector<double> mine;
       if (made.ok()) {
-        RecordsApi fetcher(made.value().get());
+        RecordsApi fetcher(made.value().get(),
+                           leader_client_factory(globals, ctx.timeout()));
         bool more = true;
         while (more && !expired()) {
           more = false;

@@ -201,8 +201,25 @@ Result<std::int64_t> parse_time_ms(std::string_view text, WallTime now,
 
 Result<std::unique_ptr<http::Client>> new_client(const Globals& globals,
                                                  Duration timeout) {
+  return new_client_at(globals, timeout, {});
+}
+
+ClientFactory leader_client_factory(const Globals& globals, Duration timeout) {
+  return [&globals, timeout](const std::string& addr) {
+    return new_client_at(globals, timeout, addr);
+  };
+}
+
+Result<std::unique_ptr<http::Client>> new_client_at(const Globals& globals,
+                                                    Duration timeout,
+                                                    const std::string& addr) {
   NW_ASSIGN_OR_RETURN(std::vector<http::Endpoint> endpoints,
                       http::parse_endpoints(globals.addr));
+  if (!addr.empty()) {
+    const bool tls = !endpoints.empty() && endpoints.front().scheme == "https";
+    NW_ASSIGN_OR_RETURN(endpoints,
+                        http::parse_endpoints((tls ? "https://" : "") + addr));
+  }
   http::ClientOptions options;
   options.token = globals.token;
   options.ca_cert = globals.ca_cert;

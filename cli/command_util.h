@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/context.h"
+#include "cli/records_client.h"
 #include "common/base/result.h"
 #include "common/base/time.h"
 #include "common/base/units.h"
@@ -68,6 +69,14 @@ Result<std::int64_t> parse_time_ms(std::string_view text, WallTime now,
 // bench, group sessions) retry failed requests safely.
 Result<std::unique_ptr<http::Client>> new_client(const Globals& globals,
                                                  Duration timeout);
+// The factory RecordsApi uses to reach partition leaders directly.
+// REQUIRES: `globals` outlives every call of the factory.
+ClientFactory leader_client_factory(const Globals& globals, Duration timeout);
+// As new_client, for the one agent at `addr` ("HOST:PORT"; the scheme of
+// the first --addr is kept): RecordsApi's route to partition leaders.
+Result<std::unique_ptr<http::Client>> new_client_at(const Globals& globals,
+                                                    Duration timeout,
+                                                    const std::string& addr);
 
 // SIGINT and SIGTERM set a flag instead of killing nwctl, so a command can
 // stop reading, commit, leave its group and exit cleanly; a second signal

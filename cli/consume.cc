@@ -56,7 +56,7 @@ void fetch_loop(const Globals& globals, Duration timeout,
   auto made = new_client(globals, timeout);
   if (!made.ok()) return shared.fail(made.error());
   std::unique_ptr<http::Client> client = std::move(made).value();
-  RecordsApi api(client.get());
+  RecordsApi api(client.get(), leader_client_factory(globals, timeout));
   const std::uint32_t long_wait = long_poll_ms(timeout);
   bool idle_round = false;
   // When the current run of unavailable/timeout errors began (GCC warns

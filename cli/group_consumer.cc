@@ -215,11 +215,11 @@ class GroupSession {
 // The fetch side of one member, on the caller's thread.
 class GroupConsumer {
  public:
-  GroupConsumer(Context& ctx, http::Client& client, GroupSession& session,
-                const ConsumeConfig& config)
+  GroupConsumer(Context& ctx, const Globals& globals, http::Client& client,
+                GroupSession& session, const ConsumeConfig& config)
       : ctx_(ctx),
         client_(client),
-        api_(&client),
+        api_(&client, leader_client_factory(globals, ctx.timeout())),
         session_(session),
         config_(config),
         printer_(ctx.output(), config.count) {}
@@ -468,7 +468,7 @@ int run_group_consume(Context& ctx, const Globals& globals,
     return report(s.error());
   }
   session.start();
-  GroupConsumer consumer(ctx, *client.value(), session, config);
+  GroupConsumer consumer(ctx, globals, *client.value(), session, config);
   Status s = consumer.run();
   consumer.final_commit();
   session.stop();

@@ -30,9 +30,11 @@ SenderFactory sender_factory(const Globals& globals, Duration timeout,
     NW_ASSIGN_OR_RETURN(std::unique_ptr<http::Client> c,
                         new_client(globals, timeout));
     std::shared_ptr<http::Client> client(std::move(c));
-    return BatchSender([client, topic, acks](std::uint32_t partition,
-                                             const std::string& batch) {
-      return RecordsApi(client.get()).produce(topic, partition, batch, acks);
+    auto api = std::make_shared<RecordsApi>(
+        client.get(), leader_client_factory(globals, timeout));
+    return BatchSender([client, api, topic, acks](std::uint32_t partition,
+                                                  const std::string& batch) {
+      return api->produce(topic, partition, batch, acks);
     });
   };
 }

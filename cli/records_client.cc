@@ -181,19 +181,61 @@ Result<TopicInfo> RecordsApi::topic(std::string_view name) {
   return topic_from_json(resp.value().body);
 }
 
+RecordsApi::RecordsApi(http::Client* client, ClientFactory direct)
+    : client_(client), direct_(std::move(direct)) {}
+RecordsApi::~RecordsApi() = default;
+RecordsApi::RecordsApi(RecordsApi&&) noexcept = default;
+RecordsApi& RecordsApi::operator=(RecordsApi&&) noexcept = default;
+
+http::Client* RecordsApi::route(std::string_view topic,
+                                std::uint32_t partition) {
+  if (!direct_) return client_;
+  auto it = leaders_.find({std::string(topic), partition});
+  if (it == leaders_.end()) return client_;
+  auto c = leader_clients_.find(it->second);
+  if (c == leader_clients_.end()) {
+    Result<std::unique_ptr<http::Client>> made = direct_(it->second);
+    if (!made.ok()) {
+      leaders_.erase(it);
+      return client_;
+    }
+    c = leader_clients_.emplace(it->second, std::move(made).value()).first;
+  }
+  return c->second.get();
+}
+
+void RecordsApi::learn(std::string_view topic, std::uint32_t partition,
+                       const http::Response& resp) {
+  if (!direct_) return;
+  const std::string leader = resp.header("NW-Leader");
+  if (leader.empty()) return;
+  leaders_[{std::string(topic), partition}] = leader;
+}
+
+void RecordsApi::forget(std::string_view topic, std::uint32_t partition) {
+  leaders_.erase({std::string(topic), partition});
+}
+
 Result<ProduceAck> RecordsApi::produce(std::string_view topic,
                                        std::uint32_t partition,
                                        const std::string& batch, Acks acks) {
-  NW_ASSIGN_OR_RETURN(http::Response resp,
-                      client_->post(produce_path(topic, partition, acks), batch,
-                                    kBatchContentType));
+  http::Client* c = route(topic, partition);
+  Result<http::Response> resp =
+      c->post(produce_path(topic, partition, acks), batch, kBatchContentType);
+  if (!resp.ok()) {
+    // The caller retries (with the same batch); the next try goes through
+    // the --addr agent, which knows the new leader.
+    if (c != client_) forget(topic, partition);
+    return resp.error();
+  }
+  learn(topic, partition, *resp);
   if (acks == Acks::none) {
     // Offsets are not known yet; the body says nothing this needs.
     ProduceAck ack;
     ack.partition = partition;
     return ack;
   }
-  NW_ASSIGN_OR_RETURN(ProduceAck ack, produce_ack_from_json(resp.body));
+  NW_ASSIGN_OR_RETURN(ProduceAck ack, produce_ack_from_json(resp->body));
   ack.partition = partition;
   return ack;
 }
@@ -203,10 +245,17 @@ Result<FetchResult> RecordsApi::fetch(std::string_view topic,
                                       std::uint64_t offset,
                                       std::uint64_t max_bytes,
                                       std::uint32_t wait_ms) {
-  NW_ASSIGN_OR_RETURN(
-      http::Response resp,
-      client_->get(fetch_path(topic, partition, offset, max_bytes, wait_ms)));
-  return decode_fetch(resp.body, resp.headers, offset);
+  const std::string path =
+      fetch_path(topic, partition, offset, max_bytes, wait_ms);
+  http::Client* c = route(topic, partition);
+  Result<http::Response> resp = c->get(path);
+  if (!resp.ok() && c != client_ && resp.error().code == Code::unavailable) {
+    forget(topic, partition);
+    resp = client_->get(path);  // a read: safe to send again at once
+  }
+  if (!resp.ok()) return resp.error();
+  learn(topic, partition, *resp);
+  return decode_fetch(resp->body, resp->headers, offset);
 }
 
 Result<OffsetMap> RecordsApi::offsets(std::string_view topic,

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -75,9 +77,24 @@ inline constexpr std::string_view kBatchContentType =
     "application/vnd.nightwatch.batch";
 
 // The record calls over one client (not owned; must outlive this).
+// Makes a client for one agent's API address ("HOST:PORT"), with the
+// global flags' token, CA and timeouts.
+using ClientFactory =
+    std::function<Result<std::unique_ptr<http::Client>>(const std::string&)>;
+
+// The topic API for one thread. With a ClientFactory it also routes each
+// partition's produce and fetch requests straight to the partition leader:
+// the leader names itself in the NW-Leader header of its answers (also of
+// answers forwarded to it), and later requests for that partition go to
+// that address instead of through the --addr agent. A leader that stops
+// answering, or answers unavailable, is forgotten and the --addr agent is
+// used again. Not thread-safe: one per worker thread, kept for its life.
 class RecordsApi {
  public:
-  explicit RecordsApi(http::Client* client) : client_(client) {}
+  explicit RecordsApi(http::Client* client, ClientFactory direct = {});
+  ~RecordsApi();
+  RecordsApi(RecordsApi&&) noexcept;
+  RecordsApi& operator=(RecordsApi&&) noexcept;
 
   // GET /v1/topics/{name}. not_found gets a hint naming `nwctl topic
   // create`.
@@ -95,7 +112,18 @@ class RecordsApi {
   Result<OffsetMap> offsets(std::string_view topic, std::string_view at);
 
  private:
+  // The client for a partition's requests: its leader's, else client_.
+  http::Client* route(std::string_view topic, std::uint32_t partition);
+  // Remembers the leader an answer names (NW-Leader).
+  void learn(std::string_view topic, std::uint32_t partition,
+             const http::Response& resp);
+  void forget(std::string_view topic, std::uint32_t partition);
+
   http::Client* client_;
+  ClientFactory direct_;
+  // (topic, partition) -> leader API address.
+  std::map<std::pair<std::string, std::uint32_t>, std::string> leaders_;
+  std::map<std::string, std::unique_ptr<http::Client>> leader_clients_;
 };
 
 // The agent's error for a topic, with a hint that says what to do when the

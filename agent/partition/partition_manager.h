@@ -166,6 +166,8 @@ class PartitionManager final : public service::Service {
                                                 const std::string& topic,
                                                 int partition);
   std::vector<PartitionView> gather_views(const controller::TopicRecord& t);
+  // Adds NW-Leader (this agent's API address) to a partition answer.
+  void name_leader(http::Response* resp) const;
 
   // group_routes.cc: the consumer-group coordinator, wired to the
   // controller (offsets) and to the partition leaders (ranges).

@@ -516,6 +516,12 @@ http::Response PartitionManager::reassign(const http::Request& r) {
                  202);
 }
 
+// Clients send later requests for the partition straight here.
+void PartitionManager::name_leader(http::Response* resp) const {
+  const std::string api = api_of_node(options_.node_id);
+  if (!api.empty()) resp->headers.emplace_back("NW-Leader", api);
+}
+
 std::optional<http::Response> PartitionManager::route_to_leader(
     const http::Request& r, const std::string& topic, int partition) {
   std::shared_ptr<Replica> rep = local(topic, partition);
@@ -559,13 +565,15 @@ http::Response PartitionManager::produce(const http::Request& r) {
   if (!rep) return err(Code::unavailable, "the replica moved; retry");
   Result<ProduceAck> ack = rep->produce(r.body, *acks, kProduceTimeout);
   if (!ack.ok()) return http::Response::error(ack.error());
-  if (*acks == Acks::none) {
-    return ok_json({{"partition", p}, {"count", ack->count}}, 202);
-  }
-  return ok_json({{"partition", p},
-                  {"base_offset", ack->base_offset},
-                  {"count", ack->count},
-                  {"duplicate", ack->duplicate}});
+  http::Response resp =
+      *acks == Acks::none
+          ? ok_json({{"partition", p}, {"count", ack->count}}, 202)
+          : ok_json({{"partition", p},
+                     {"base_offset", ack->base_offset},
+                     {"count", ack->count},
+                     {"duplicate", ack->duplicate}});
+  name_leader(&resp);
+  return resp;
 }
 
 http::Response PartitionManager::fetch(const http::Request& r) {
@@ -606,6 +614,7 @@ http::Response PartitionManager::fetch(const http::Request& r) {
                             std::to_string(f->high_watermark));
   resp.headers.emplace_back("NW-Start-Offset", std::to_string(f->start_offset));
   resp.headers.emplace_back("NW-Next-Offset", std::to_string(f->next_offset));
+  name_leader(&resp);
   return resp;
 }
 
