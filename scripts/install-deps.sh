@@ -35,6 +35,8 @@ packages=(
   redis-server hyperfine procps wrk curl python3
   # shells whose completion scripts the tests load
   bash zsh fish
+  # IANA time zones for job schedules (agent/jobs reads /usr/share/zoneinfo)
+  tzdata
 )
 
 if ((bench)); then
