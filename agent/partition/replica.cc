@@ -342,7 +342,8 @@ Result<ProduceAck> Replica::produce(std::string batch, Acks acks,
 }
 
 Result<FetchResult> Replica::fetch(std::uint64_t offset,
-                                   std::uint64_t max_bytes, Duration wait) {
+                                   std::uint64_t max_bytes, Duration wait,
+                                   std::uint64_t max_records) {
   if (!ready_to_lead()) return not_leader();
   FetchResult out;
   raft::LogIndex applied;
@@ -368,13 +369,18 @@ Result<FetchResult> Replica::fetch(std::uint64_t offset,
   if (offset >= out.high_watermark) return out;
   NW_ASSIGN_OR_RETURN(out.data, log_->read(offset, applied, max_bytes));
   // The log checked these batches when it wrote them; walk the headers.
+  // max_records cuts after the batch that reaches it (never mid-batch).
   std::string_view rest(out.data);
+  std::uint64_t records = 0;
   while (!rest.empty()) {
     Result<records::BatchInfo> h = records::read_batch_header(rest);
     if (!h.ok()) break;
     out.next_offset = h->next_offset();
     rest.remove_prefix(h->size);
+    records += h->next_offset() - std::max(offset, h->base_offset);
+    if (max_records > 0 && records >= max_records) break;
   }
+  out.data.resize(out.data.size() - rest.size());
   return out;
 }
 

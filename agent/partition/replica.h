@@ -128,11 +128,12 @@ class Replica {
   // the leader, or not ready to lead yet: the message names the leader
   // when known), failed_precondition (sequence out of order), timeout.
   Result<ProduceAck> produce(std::string batch, Acks acks, Duration timeout);
-  // Committed batches from `offset`. Leader only.
+  // Committed batches from `offset`, up to max_bytes and (0: no limit)
+  // max_records, at least one batch when there is one. Leader only.
   // Errors: unavailable (not the leader), failed_precondition (offset out
   // of range).
   Result<FetchResult> fetch(std::uint64_t offset, std::uint64_t max_bytes,
-                            Duration wait);
+                            Duration wait, std::uint64_t max_records = 0);
   // The first offset at or after a time (ms); the high watermark if none.
   Result<std::uint64_t> offset_for_time(std::int64_t ts_ms);
   std::uint64_t high_watermark() const;

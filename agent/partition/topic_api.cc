@@ -591,6 +591,12 @@ http::Response PartitionManager::fetch(const http::Request& r) {
     max_bytes =
         std::min<std::uint64_t>(static_cast<std::uint64_t>(*v), kMaxFetchBytes);
   }
+  std::uint64_t max_records = 0;
+  if (r.has_param("max_records")) {
+    std::optional<std::int64_t> v = to_i64(r.param("max_records"));
+    if (!v || *v < 1) return bad("max_records: expected a number >= 1");
+    max_records = static_cast<std::uint64_t>(*v);
+  }
   std::int64_t wait_ms = 0;
   if (r.has_param("wait_ms")) {
     std::optional<std::int64_t> v = to_i64(r.param("wait_ms"));
@@ -604,7 +610,7 @@ http::Response PartitionManager::fetch(const http::Request& r) {
   if (!rep) return err(Code::unavailable, "the replica moved; retry");
   Result<FetchResult> f =
       rep->fetch(static_cast<std::uint64_t>(*offset), max_bytes,
-                 std::chrono::milliseconds(wait_ms));
+                 std::chrono::milliseconds(wait_ms), max_records);
   if (!f.ok()) return http::Response::error(f.error());
   http::Response resp;
   resp.status = 200;

@@ -99,6 +99,24 @@ TEST_SUITE("partition.replica") {
     CHECK(first->back().value == "v2");
   }
 
+  TEST_CASE("fetch.max_records_ends_with_the_batch_that_reaches_it") {
+    OneReplica one;
+    for (int i = 0; i < 4; ++i) {
+      REQUIRE(one.replica->produce(batch_of(i * 10, 10), Acks::all, 5s).ok());
+    }
+    Result<FetchResult> f = one.replica->fetch(5, 1 << 20, 0ms, 12);
+    REQUIRE(f.ok());
+    // 5..9 from the first batch, then 10..19 reaches 12 records.
+    CHECK(f->next_offset == 20);
+    Result<std::vector<std::string_view>> batches =
+        records::split_batches(f->data);
+    REQUIRE(batches.ok());
+    CHECK(batches->size() == 2);
+    Result<FetchResult> all = one.replica->fetch(0, 1 << 20, 0ms);
+    REQUIRE(all.ok());
+    CHECK(all->next_offset == 40);
+  }
+
   TEST_CASE("produce.idempotent_retry_gets_the_first_offsets") {
     OneReplica one;
     const std::string b0 = batch_of(0, 4, 77, 0);
