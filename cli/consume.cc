@@ -216,6 +216,18 @@ void add_consume_commands(Cli& cli) {
                    "assigns, from its committed offsets, and commit")
       ->type_name("GROUP");
   consume
+      ->add_option("--strategy", flags->strategy,
+                   "with --group: how the group shares partitions, range "
+                   "(default) or roundrobin; the group keeps its first "
+                   "member's")
+      ->type_name("STRATEGY");
+  consume
+      ->add_option("--session-timeout", flags->session_timeout,
+                   "with --group: how long the group waits for this "
+                   "member's heartbeat before it takes its partitions away "
+                   "(1s to 5m, default 10s)")
+      ->type_name("DURATION");
+  consume
       ->add_option("--from", flags->from,
                    "where to start: earliest (default), latest, an offset, "
                    "a time (2026-11-22T10:00:00Z) or a duration ago (-15m); "

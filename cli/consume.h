@@ -43,6 +43,8 @@ struct ConsumeFlags {
   std::string count;
   bool follow = false;
   std::string max_bytes = "1MiB";
+  std::string strategy;         // with --group; "" = range
+  std::string session_timeout;  // with --group; "" = 10s
 };
 
 struct ConsumeConfig {
@@ -53,11 +55,14 @@ struct ConsumeConfig {
   std::optional<std::uint64_t> count;  // -n
   bool follow = false;
   std::uint64_t max_bytes = 1 << 20;
+  std::string strategy = "range";            // range | roundrobin (--group)
+  std::uint64_t session_timeout_ms = 10000;  // 1s..5m (--group)
 };
 
 // invalid_argument for a bad name, --from, --partition, -n (at least 1),
-// --max-bytes (1KiB..64MiB), or --partition with --group (the group
-// assigns the partitions).
+// --max-bytes (1KiB..64MiB), --partition with --group (the group assigns
+// the partitions), --strategy (range, roundrobin) or --session-timeout
+// (1s..5m) without --group or out of range.
 Result<ConsumeConfig> parse_consume_flags(const ConsumeFlags& flags,
                                           WallTime now);
 

@@ -118,6 +118,33 @@ Result<ConsumeConfig> parse_consume_flags(const ConsumeFlags& f, WallTime now) {
                  "e.g. --max-bytes 4MiB (default 1MiB)");
   }
   c.max_bytes = mb.value();
+  if ((!f.strategy.empty() || !f.session_timeout.empty()) && f.group.empty()) {
+    return usage("--strategy and --session-timeout need --group",
+                 "they choose how the group shares partitions among members");
+  }
+  if (!f.strategy.empty()) {
+    if (f.strategy != "range" && f.strategy != "roundrobin") {
+      return usage("--strategy: expected range or roundrobin, got " +
+                       single_quote(f.strategy),
+                   "a group uses the strategy of its first member");
+    }
+    c.strategy = f.strategy;
+  }
+  if (!f.session_timeout.empty()) {
+    auto d = parse_duration(trim(f.session_timeout));
+    const bool in_range = d.ok() && d.value() >= std::chrono::seconds(1) &&
+                          d.value() <= std::chrono::minutes(5);
+    if (!in_range) {
+      return usage(
+          "--session-timeout: expected a duration from 1s to 5m, "
+          "got " +
+              single_quote(f.session_timeout),
+          "e.g. --session-timeout 30s (default 10s)");
+    }
+    c.session_timeout_ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(d.value())
+            .count());
+  }
   return c;
 }
 

@@ -34,7 +34,8 @@ struct JoinAnswer {
 Result<JoinAnswer> join_answer_from_json(std::string_view body);
 std::string group_join_body(std::string_view member_id,
                             std::string_view client_id, std::string_view topic,
-                            std::uint64_t session_timeout_ms);
+                            std::uint64_t session_timeout_ms,
+                            std::string_view strategy = "range");
 
 // POST /v1/groups/{group}/heartbeat. assignment is nullopt when the answer
 // has none (then the previous one stands).

@@ -19,7 +19,6 @@
 namespace nw::ctl {
 namespace {
 
-constexpr std::uint64_t kSessionTimeoutMs = 10000;
 constexpr std::uint32_t kRoundWaitMs = 200;
 
 // The membership of this process in one group: member id, generation and
@@ -38,18 +37,21 @@ class GroupSession {
   };
 
   GroupSession(const Globals& globals, Duration timeout, std::string group,
-               std::string topic)
+               std::string topic, std::string strategy,
+               std::uint64_t session_timeout_ms)
       : globals_(globals),
         timeout_(timeout),
         group_(std::move(group)),
-        topic_(std::move(topic)) {}
+        topic_(std::move(topic)),
+        strategy_(std::move(strategy)),
+        session_ms_(session_timeout_ms) {}
   ~GroupSession() { stop(); }
 
   // Joins as a new member. The API's error, with a hint for not_found.
   Status join(http::Client& client) {
     auto resp = client.post(
         path("join"),
-        group_join_body("", client_id(), topic_, kSessionTimeoutMs));
+        group_join_body("", client_id(), topic_, session_ms_, strategy_));
     if (!resp.ok()) return resp.error().wrap("join group " + group_);
     NW_ASSIGN_OR_RETURN(JoinAnswer a, join_answer_from_json(resp->body));
     std::lock_guard<std::mutex> lock(mu_);
@@ -108,8 +110,8 @@ class GroupSession {
     if (!resp.ok()) {
       std::cerr << "nwctl: leaving group " << group_
                 << " failed: " << resp.error().message
-                << " (the group drops this member after "
-                << kSessionTimeoutMs / 1000 << "s)\n";
+                << " (the group drops this member after " << session_ms_ / 1000
+                << "s)\n";
     }
   }
 
@@ -183,9 +185,9 @@ class GroupSession {
         return fail(e.wrap("heartbeat to group " + group_));
       }
       if (!warned &&
-          mono_now() - last_ok > std::chrono::milliseconds(kSessionTimeoutMs)) {
+          mono_now() - last_ok > std::chrono::milliseconds(session_ms_)) {
         std::cerr << "nwctl: no heartbeat reached group " << group_ << " for "
-                  << kSessionTimeoutMs / 1000 << "s (" << e.message
+                  << session_ms_ / 1000 << "s (" << e.message
                   << "); its partitions may move to other members\n";
         warned = true;
       }
@@ -202,6 +204,8 @@ class GroupSession {
   const Duration timeout_;
   const std::string group_;
   const std::string topic_;
+  const std::string strategy_;
+  const std::uint64_t session_ms_;
   std::thread thread_;
 
   std::mutex mu_;
@@ -374,8 +378,9 @@ class GroupConsumer {
         if (!commit(p, pos, true)) {
           // The group moved on: wait for the heartbeat to bring the new
           // assignment instead of reading partitions that may be gone.
-          session_.wait_change(member_id_, generation,
-                               std::chrono::milliseconds(kSessionTimeoutMs));
+          session_.wait_change(
+              member_id_, generation,
+              std::chrono::milliseconds(config_.session_timeout_ms));
           return ok_status();
         }
       }
@@ -463,7 +468,8 @@ int run_group_consume(Context& ctx, const Globals& globals,
   auto client = ctx.client();
   if (!client.ok()) return report(client.error());
   Interrupt interrupt;
-  GroupSession session(globals, ctx.timeout(), config.group, config.topic);
+  GroupSession session(globals, ctx.timeout(), config.group, config.topic,
+                       config.strategy, config.session_timeout_ms);
   if (Status s = session.join(*client.value()); !s.ok()) {
     return report(s.error());
   }

@@ -158,12 +158,13 @@ Result<JoinAnswer> join_answer_from_json(std::string_view body) {
 
 std::string group_join_body(std::string_view member_id,
                             std::string_view client_id, std::string_view topic,
-                            std::uint64_t session_timeout_ms) {
+                            std::uint64_t session_timeout_ms,
+                            std::string_view strategy) {
   return api::to_body(nlohmann::json{
       {"member_id", std::string(member_id)},
       {"client_id", std::string(client_id)},
       {"topics", {std::string(topic)}},
-      {"strategy", "range"},
+      {"strategy", std::string(strategy)},
       {"session_timeout_ms", session_timeout_ms},
   });
 }

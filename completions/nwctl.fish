@@ -102,7 +102,7 @@ function __nwctl_data --argument-names path
         case 'consume'
             set -g __nwctl_subs
             set -g __nwctl_flags '--help' '-h' '--follow' '-f'
-            set -g __nwctl_vopts '--group' '--from' '--partition' '--count' '-n' '--max-bytes' '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_vopts '--group' '--strategy' '--session-timeout' '--from' '--partition' '--count' '-n' '--max-bytes' '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
             set -g __nwctl_pos
             set -g __nwctl_descs
         case 'group'

@@ -87,7 +87,7 @@ _nwctl_data() {
     "consume")
       subs=""
       flags="--help -h --follow -f"
-      vopts="--group --from --partition --count -n --max-bytes --addr --token --ca-cert --output -o --timeout"
+      vopts="--group --strategy --session-timeout --from --partition --count -n --max-bytes --addr --token --ca-cert --output -o --timeout"
       pos="" ;;
     "group")
       subs="list describe reset-offsets delete"

@@ -74,6 +74,31 @@ TEST_SUITE("cli.consume") {
     CHECK_FALSE(nw::ctl::parse_consume_flags(f, nw::wall_now()).ok());
   }
 
+  TEST_CASE("parse_consume_flags.group_strategy_and_session_timeout") {
+    nw::ctl::ConsumeFlags f;
+    f.topic = "orders";
+    f.strategy = "roundrobin";
+    CHECK_FALSE(nw::ctl::parse_consume_flags(f, nw::wall_now()).ok());
+    f.group = "billing";
+    auto ok = nw::ctl::parse_consume_flags(f, nw::wall_now());
+    REQUIRE(ok.ok());
+    CHECK(ok->strategy == "roundrobin");
+    CHECK(ok->session_timeout_ms == 10000);
+    f.session_timeout = "30s";
+    CHECK(nw::ctl::parse_consume_flags(f, nw::wall_now())->session_timeout_ms ==
+          30000);
+    for (const char* bad : {"500ms", "6m", "soon"}) {
+      CAPTURE(bad);
+      f.session_timeout = bad;
+      CHECK_FALSE(nw::ctl::parse_consume_flags(f, nw::wall_now()).ok());
+    }
+    f.session_timeout.clear();
+    f.strategy = "sticky";
+    auto r = nw::ctl::parse_consume_flags(f, nw::wall_now());
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find("range or roundrobin") != std::string::npos);
+  }
+
   TEST_CASE("valid_utf8.accepts_text_rejects_broken_sequences") {
     CHECK(nw::ctl::valid_utf8(""));
     CHECK(nw::ctl::valid_utf8("plain ascii"));
