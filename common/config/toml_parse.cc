@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <toml++/toml.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include "common/config/toml_util.h"
 
 #include "common/base/strings.h"
 #include "common/config/config.h"
@@ -27,33 +29,6 @@ struct Problem {
   std::uint32_t line = 0;
   std::string message;  // "key: detail"
 };
-
-// A TOML value as the "got ..." part of an error: `string "8"`, `integer 8`.
-std::string describe(const toml::node& node) {
-  switch (node.type()) {
-    case toml::node_type::string:
-      return "string " + quoted(node.as_string()->get());
-    case toml::node_type::integer:
-      return "integer " + std::to_string(node.as_integer()->get());
-    case toml::node_type::floating_point:
-      return "float " + format_double(node.as_floating_point()->get());
-    case toml::node_type::boolean:
-      return node.as_boolean()->get() ? "boolean true" : "boolean false";
-    case toml::node_type::table:
-      return "table";
-    case toml::node_type::array:
-      return "array";
-    case toml::node_type::date:
-      return "date";
-    case toml::node_type::time:
-      return "time";
-    case toml::node_type::date_time:
-      return "date-time";
-    case toml::node_type::none:
-      break;
-  }
-  return "nothing";
-}
 
 bool kind_matches(TomlKind kind, const toml::node& node) {
   switch (kind) {
@@ -126,7 +101,7 @@ void apply(AgentConfig& cfg, const std::string& name, bool top_level,
   if (line == 0) line = line_of(key_source, node);
   if (!kind_matches(op->kind, node)) {
     problems.push_back({line, name + ": expected " + op->info.type + ", got " +
-                                  describe(node)});
+                                  describe_toml(node)});
     return;
   }
   std::string text;
@@ -166,6 +141,32 @@ Result<toml::table> parse_document(std::string_view text,
 
 }  // namespace
 
+std::string describe_toml(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string:
+      return "string " + quoted(node.as_string()->get());
+    case toml::node_type::integer:
+      return "integer " + std::to_string(node.as_integer()->get());
+    case toml::node_type::floating_point:
+      return "float " + format_double(node.as_floating_point()->get());
+    case toml::node_type::boolean:
+      return node.as_boolean()->get() ? "boolean true" : "boolean false";
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::date:
+      return "date";
+    case toml::node_type::time:
+      return "time";
+    case toml::node_type::date_time:
+      return "date-time";
+    case toml::node_type::none:
+      break;
+  }
+  return "nothing";
+}
+
 Result<AgentConfig> parse_toml(std::string_view text,
                                std::string_view source_name, AgentConfig base) {
   NW_ASSIGN_OR_RETURN(toml::table doc, parse_document(text, source_name));
@@ -181,8 +182,9 @@ Result<AgentConfig> parse_toml(std::string_view text,
       continue;
     }
     if (!node.is_table()) {
-      problems.push_back({line_of(key.source(), node),
-                          name + ": expected table, got " + describe(node)});
+      problems.push_back(
+          {line_of(key.source(), node),
+           name + ": expected table, got " + describe_toml(node)});
       continue;
     }
     for (const auto& [inner_key, inner] : *node.as_table()) {
