@@ -3,11 +3,14 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "agent/controller/command.h"
+#include "agent/controller/job_record.h"
 #include "agent/controller/node_record.h"
 #include "agent/controller/topic_record.h"
 #include "agent/raft/byte_io.h"
@@ -28,8 +31,9 @@ struct ApplyResult {
 };
 
 // The controller's replicated state machine: the cluster metadata (today
-// the nodes, the topics and their partitions' replicas, and the consumer
-// groups' committed offsets; later jobs, services, config, users).
+// the nodes, the topics and their partitions' replicas, the consumer
+// groups' committed offsets, the scheduled jobs with their runs and missed
+// slots, and the cluster locks; later services, config, users).
 //
 // Lifecycle: starts empty (applied index 0, version 0) or from restore();
 // the host applies every committed normal entry of the controller group in
@@ -44,6 +48,12 @@ struct ApplyResult {
 // ids are unique. topic_ids_ holds exactly one entry per topic; topic ids
 // are unique and below next_topic_id(). Every committed offset names an
 // existing topic and partition, and no group has an empty offset map.
+// Every run names a job that exists unless the run is unfinished (a
+// deleted job's unfinished runs stay until they finish); run ids and
+// fencing tokens are equal, unique and <= applied_index(); no two runs
+// share (job, slot, shard, attempt); a job keeps at most
+// kMaxFinishedRunsPerJob finished runs and kMaxMissedPerJob missed slots.
+// run_keys_ and job_runs_ index exactly the runs in runs_.
 // version() counts state changes and never goes back.
 class ClusterState {
  public:
@@ -87,6 +97,26 @@ class ClusterState {
   // The committed offsets of `group`; nullptr when it has none.
   const GroupOffsets* offsets(std::string_view group) const;
 
+  // Every job, sorted by name.
+  const JobMap& jobs() const { return jobs_; }
+  // The job named `name`; nullptr when there is none.
+  const JobRecord* job(std::string_view name) const;
+  // Every run kept, by run id.
+  const RunMap& runs() const { return runs_; }
+  // The run `run_id`; nullptr when there is none (or it was dropped).
+  const RunRecord* run(std::uint64_t run_id) const;
+  // The runs of job `name` (also those of a deleted job still unfinished),
+  // sorted by run id. Pointers valid until the next apply.
+  std::vector<const RunRecord*> runs_of(std::string_view name) const;
+  // Every run not finished (dispatched or running), sorted by run id.
+  std::vector<const RunRecord*> unfinished_runs() const;
+  // The missed slots of job `name`, oldest first; nullptr for no such job.
+  const MissedSlots* missed(std::string_view name) const;
+  // Every lock, expired ones included, sorted by name.
+  const LockMap& locks() const { return locks_; }
+  // The lock `name`; nullptr when there is none.
+  const LockRecord* lock(std::string_view name) const;
+
   // Quorum-loss recovery only (nwagent --recover): drops every node but
   // `id` and bumps the version. Not a replicated change: the recovered
   // agent's new snapshot carries the result to the agents that join it.
@@ -100,7 +130,8 @@ class ClusterState {
   // trailing bytes, or a state that breaks an invariant (ids not strictly
   // ascending, a raft id of 0 or used twice, a topic or offset breaking
   // the invariants above). Reads every snapshot version this build
-  // supports (1: nodes only; 2: nodes, topics, offsets).
+  // supports (1: nodes only; 2: nodes, topics, offsets; 3: those, jobs,
+  // runs, missed slots and locks).
   static Result<ClusterState> restore(std::string_view bytes);
 
  private:
@@ -118,6 +149,21 @@ class ClusterState {
   Status apply_one(const SetPartitionReplicas& c);
   Status apply_one(const CommitOffsets& c);
   Status apply_one(const DeleteGroup& c);
+  Status apply_one(const PutJob& c);
+  Status apply_one(const DeleteJob& c);
+  Status apply_one(const SetJobEnabled& c);
+  Status apply_one(const CreateRun& c);
+  Status apply_one(const UpdateRun& c);
+  Status apply_one(const RecordMissed& c);
+  Status apply_one(const AcquireLock& c);
+  Status apply_one(const RenewLock& c);
+  Status apply_one(const ReleaseLock& c);
+  // Adds `run` to runs_ and its indexes.
+  void insert_run(RunRecord run);
+  // Removes run `run_id` from runs_ and its indexes.
+  void erase_run(std::uint64_t run_id);
+  // Drops the oldest finished runs of `job` beyond kMaxFinishedRunsPerJob.
+  void prune_runs(const std::string& job);
   // OK when `replicas` is non-empty (unless `may_be_empty`), names no node
   // twice, and names only nodes that are in one of the `known` lists
   // (the partition's current replicas and target) or registered and not
@@ -132,6 +178,9 @@ class ClusterState {
       const std::string& what) const;
   // Restores the sections snapshot version 2 adds.
   Status restore_topics(raft::ByteReader* r);
+  // Appends / restores the sections snapshot version 3 adds.
+  void snapshot_jobs(std::string* out) const;
+  Status restore_jobs(raft::ByteReader* r);
   // The node `id` for a change, or not_found.
   Result<NodeRecord*> find(std::string_view id);
 
@@ -143,6 +192,16 @@ class ClusterState {
   std::map<std::uint64_t, std::string> topic_ids_;  // topic id -> name
   std::uint64_t next_topic_id_ = 1;
   GroupOffsetMap groups_;
+  JobMap jobs_;
+  std::map<std::string, MissedSlots> missed_;  // one entry per job
+  RunMap runs_;
+  // (job, slot_ms, shard_index, attempt) -> run id, for every run in runs_.
+  std::map<std::tuple<std::string, std::int64_t, std::uint32_t, std::uint32_t>,
+           std::uint64_t>
+      run_keys_;
+  // job -> its run ids, for every run in runs_ (no empty sets).
+  std::map<std::string, std::set<std::uint64_t>> job_runs_;
+  LockMap locks_;
   // Set by apply_one when it changed something; read by apply().
   bool changed_ = false;
 };

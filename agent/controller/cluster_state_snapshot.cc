@@ -12,8 +12,10 @@ namespace nw::controller {
 namespace {
 
 // Version 1 holds the nodes; version 2 appends next_topic_id, the topics
-// and the groups' offsets. snapshot() writes 2; restore() reads both.
-constexpr std::uint8_t kSnapshotFormatVersion = 2;
+// and the groups' offsets; version 3 appends the jobs (with their missed
+// slots), the runs and the locks (cluster_state_jobs_snapshot.cc).
+// snapshot() writes 3; restore() reads all three.
+constexpr std::uint8_t kSnapshotFormatVersion = 3;
 constexpr std::uint8_t kOldestSnapshotFormatVersion = 1;
 
 bool distinct(const std::vector<std::string>& ids) {
@@ -73,6 +75,7 @@ std::string ClusterState::snapshot() const {
       raft::put_u64(&out, offset);
     }
   }
+  snapshot_jobs(&out);
   return out;
 }
 
@@ -83,7 +86,7 @@ Result<ClusterState> ClusterState::restore(std::string_view bytes) {
   if (format < kOldestSnapshotFormatVersion ||
       format > kSnapshotFormatVersion) {
     return corrupt("unknown format version " + std::to_string(format) +
-                   " (this build supports 1 and 2)");
+                   " (this build supports 1 to 3)");
   }
   ClusterState s;
   std::uint32_t count = 0;
@@ -126,6 +129,10 @@ Result<ClusterState> ClusterState::restore(std::string_view bytes) {
   if (format >= 2) {
     Status topics = s.restore_topics(&r);
     if (!topics.ok()) return std::move(topics).error();
+  }
+  if (format >= 3) {
+    Status jobs = s.restore_jobs(&r);
+    if (!jobs.ok()) return std::move(jobs).error();
   }
   if (!r.done()) {
     return corrupt("trailing bytes: " + std::to_string(r.remaining()));

@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "agent/controller/job_record.h"
 #include "agent/controller/node_record.h"
 #include "agent/controller/topic_record.h"
 #include "agent/raft/types.h"
@@ -41,6 +42,15 @@ enum class CommandType : std::uint8_t {
   set_partition_replicas = 11,
   commit_offsets = 12,
   delete_group = 13,
+  put_job = 14,
+  delete_job = 15,
+  set_job_enabled = 16,
+  create_run = 17,
+  update_run = 18,
+  record_missed = 19,
+  acquire_lock = 20,
+  renew_lock = 21,
+  release_lock = 22,
 };
 
 std::string_view to_string(CommandType t);
@@ -176,11 +186,134 @@ struct DeleteGroup {
   bool operator==(const DeleteGroup&) const = default;
 };
 
+// Adds the job `name` or replaces its spec, keeping its run history,
+// missed slots and last slot; the version goes up by one when the spec or
+// enabled changed (a put of the same spec changes nothing). enabled is set
+// from the spec's `enabled`.
+// Rejections: invalid_argument (name not a job name; spec_json not a valid
+// job, not naming `name`, or not in canonical form: config::encode_job of
+// its decoding).
+struct PutJob {
+  std::string name;
+  std::string spec_json;
+  bool operator==(const PutJob&) const = default;
+};
+
+// Deletes a job with its missed slots and finished runs; its unfinished
+// runs stay until they finish (so their agents can still report), then go.
+// Rejections: not_found.
+struct DeleteJob {
+  std::string name;
+  bool operator==(const DeleteJob&) const = default;
+};
+
+// Pauses (false) or resumes (true) a job. Rejections: not_found.
+struct SetJobEnabled {
+  std::string name;
+  bool enabled = true;
+  bool operator==(const SetJobEnabled&) const = default;
+};
+
+// Records one run before the leader dispatches it: run_id and
+// fencing_token are the entry's log index; state dispatched; created_ms =
+// now_ms. Advances the job's last_slot_ms to slot_ms.
+// Rejections: not_found (job; agent not a registered node),
+// failed_precondition (job paused; agent has left; for attempt > 1, the
+// previous attempt of the same slot and shard is not a finished failed,
+// timed_out or lost run), conflict (a run of the same job, slot, shard and
+// attempt exists; attempt 1 of a slot before last_slot_ms),
+// invalid_argument (attempt 0, shard_index >= shard_count, lease_until_ms
+// not in (now_ms, now_ms + kMaxLeaseMs]).
+struct CreateRun {
+  std::string job;
+  std::int64_t slot_ms = 0;
+  std::uint32_t attempt = 1;
+  std::string agent;
+  std::uint32_t shard_index = 0;
+  std::uint32_t shard_count = 1;
+  std::int64_t lease_until_ms = 0;
+  std::int64_t now_ms = 0;
+  bool operator==(const CreateRun&) const = default;
+};
+
+// A runner's (or, for lost, the leader's) report on a run. Legal moves:
+// dispatched -> running (sets started_ms, lease_until_ms); running ->
+// running (renews: sets lease_until_ms only); running -> succeeded |
+// failed | timed_out | cancelled (sets exit_code, reason, ended_ms);
+// dispatched | running -> lost (sets reason, ended_ms; only when ended_ms
+// >= the run's lease_until_ms, so a renewal committed first wins). Fields
+// a move does not set are ignored. When a run finishes, its job keeps
+// only its newest kMaxFinishedRunsPerJob finished runs (by run id); a
+// finished run of a deleted job is dropped.
+// Rejections: not_found (run), failed_precondition ("stale fencing token"
+// when the token is not the run's; the run finished; the lease has not
+// expired for lost), invalid_argument (any other move; a reason over
+// kMaxReasonBytes).
+struct UpdateRun {
+  std::uint64_t run_id = 0;
+  std::uint64_t fencing_token = 0;
+  RunRecord::State state = RunRecord::State::running;
+  std::int32_t exit_code = 0;
+  std::string reason;
+  std::int64_t started_ms = 0;
+  std::int64_t ended_ms = 0;
+  std::int64_t lease_until_ms = 0;
+  bool operator==(const UpdateRun&) const = default;
+};
+
+// Records a slot that gets no run (the job keeps its last
+// kMaxMissedPerJob) and advances last_slot_ms to it.
+// Rejections: not_found (job), invalid_argument (reason empty or over
+// kMaxReasonBytes), conflict (slot_ms before last_slot_ms).
+struct RecordMissed {
+  std::string job;
+  std::int64_t slot_ms = 0;
+  std::string reason;
+  bool operator==(const RecordMissed&) const = default;
+};
+
+// Takes the lock `name` for `holder` until now_ms + ttl_ms when it is
+// free or expired (its deadline <= now_ms), with token = the entry's log
+// index; the same holder acquiring a held lock renews it (token kept).
+// Rejections: invalid_argument (name not valid_name(), holder empty or
+// over kMaxReasonBytes, ttl_ms not in 1..kMaxLeaseMs, now_ms + ttl_ms
+// overflows), conflict (held by another holder until after now_ms).
+struct AcquireLock {
+  std::string name;
+  std::string holder;
+  std::int64_t ttl_ms = 0;
+  std::int64_t now_ms = 0;
+  bool operator==(const AcquireLock&) const = default;
+};
+
+// Extends a held lock to now_ms + ttl_ms. Rejections: not_found,
+// failed_precondition (holder or token not the lock's: "stale fencing
+// token"; expired at now_ms), invalid_argument (ttl as in AcquireLock).
+struct RenewLock {
+  std::string name;
+  std::string holder;
+  std::uint64_t token = 0;
+  std::int64_t now_ms = 0;
+  std::int64_t ttl_ms = 0;
+  bool operator==(const RenewLock&) const = default;
+};
+
+// Frees a lock (expired or not) if holder and token are still the lock's.
+// Rejections: not_found, failed_precondition ("stale fencing token").
+struct ReleaseLock {
+  std::string name;
+  std::string holder;
+  std::uint64_t token = 0;
+  bool operator==(const ReleaseLock&) const = default;
+};
+
 // Alternatives are in CommandType order; new ones go at the end.
 using Command =
     std::variant<RegisterNode, UpdateNode, SetRole, SetState, Heartbeat,
                  RemoveNode, SetLabels, CreateTopic, DeleteTopic, AlterTopic,
-                 SetPartitionReplicas, CommitOffsets, DeleteGroup>;
+                 SetPartitionReplicas, CommitOffsets, DeleteGroup, PutJob,
+                 DeleteJob, SetJobEnabled, CreateRun, UpdateRun, RecordMissed,
+                 AcquireLock, RenewLock, ReleaseLock>;
 
 CommandType command_type(const Command& c);
 
@@ -195,9 +328,9 @@ std::string encode_command(const Command& c);
 // Errors: Code::invalid_argument ("controller command: <reason>") for an
 // unknown version or type, a truncated field, an out-of-range enum, a
 // non-canonical encoding (labels or remove keys not strictly ascending,
-// reserved bits) or trailing bytes. Every accepted input is exactly
-// encode_command of the result. Semantic checks (names, duplicates,
-// ranges) are ClusterState::apply's, not the decoder's.
+// reserved bits, a bool other than 0 or 1) or trailing bytes. Every accepted
+// input is exactly encode_command of the result. Semantic checks (names,
+// duplicates, ranges) are ClusterState::apply's, not the decoder's.
 Result<Command> decode_command(std::string_view bytes);
 
 }  // namespace nw::controller

@@ -58,6 +58,24 @@ std::string_view to_string(CommandType t) {
       return "commit_offsets";
     case CommandType::delete_group:
       return "delete_group";
+    case CommandType::put_job:
+      return "put_job";
+    case CommandType::delete_job:
+      return "delete_job";
+    case CommandType::set_job_enabled:
+      return "set_job_enabled";
+    case CommandType::create_run:
+      return "create_run";
+    case CommandType::update_run:
+      return "update_run";
+    case CommandType::record_missed:
+      return "record_missed";
+    case CommandType::acquire_lock:
+      return "acquire_lock";
+    case CommandType::renew_lock:
+      return "renew_lock";
+    case CommandType::release_lock:
+      return "release_lock";
   }
   return "?";
 }
@@ -172,6 +190,69 @@ void encode_body(std::string* out, const CommitOffsets& c) {
 
 void encode_body(std::string* out, const DeleteGroup& c) {
   wire::put_string(out, c.group);
+}
+
+void encode_body(std::string* out, const PutJob& c) {
+  wire::put_string(out, c.name);
+  wire::put_string(out, c.spec_json);
+}
+
+void encode_body(std::string* out, const DeleteJob& c) {
+  wire::put_string(out, c.name);
+}
+
+void encode_body(std::string* out, const SetJobEnabled& c) {
+  wire::put_string(out, c.name);
+  raft::put_u8(out, c.enabled ? 1 : 0);
+}
+
+void encode_body(std::string* out, const CreateRun& c) {
+  wire::put_string(out, c.job);
+  wire::put_i64(out, c.slot_ms);
+  raft::put_u32(out, c.attempt);
+  wire::put_string(out, c.agent);
+  raft::put_u32(out, c.shard_index);
+  raft::put_u32(out, c.shard_count);
+  wire::put_i64(out, c.lease_until_ms);
+  wire::put_i64(out, c.now_ms);
+}
+
+void encode_body(std::string* out, const UpdateRun& c) {
+  raft::put_u64(out, c.run_id);
+  raft::put_u64(out, c.fencing_token);
+  raft::put_u8(out, static_cast<std::uint8_t>(c.state));
+  raft::put_u32(out, static_cast<std::uint32_t>(c.exit_code));
+  wire::put_string(out, c.reason);
+  wire::put_i64(out, c.started_ms);
+  wire::put_i64(out, c.ended_ms);
+  wire::put_i64(out, c.lease_until_ms);
+}
+
+void encode_body(std::string* out, const RecordMissed& c) {
+  wire::put_string(out, c.job);
+  wire::put_i64(out, c.slot_ms);
+  wire::put_string(out, c.reason);
+}
+
+void encode_body(std::string* out, const AcquireLock& c) {
+  wire::put_string(out, c.name);
+  wire::put_string(out, c.holder);
+  wire::put_i64(out, c.ttl_ms);
+  wire::put_i64(out, c.now_ms);
+}
+
+void encode_body(std::string* out, const RenewLock& c) {
+  wire::put_string(out, c.name);
+  wire::put_string(out, c.holder);
+  raft::put_u64(out, c.token);
+  wire::put_i64(out, c.now_ms);
+  wire::put_i64(out, c.ttl_ms);
+}
+
+void encode_body(std::string* out, const ReleaseLock& c) {
+  wire::put_string(out, c.name);
+  wire::put_string(out, c.holder);
+  raft::put_u64(out, c.token);
 }
 
 // Each decode_body returns false with *why set on a bad body.
@@ -345,6 +426,120 @@ bool decode_body(raft::ByteReader* r, DeleteGroup* c, std::string* why) {
   if (!wire::read_string(r, &c->group)) {
     return (*why = "truncated in group", false);
   }
+  return true;
+}
+
+bool decode_body(raft::ByteReader* r, PutJob* c, std::string* why) {
+  if (!wire::read_string(r, &c->name)) {
+    return (*why = "truncated in name", false);
+  }
+  if (!wire::read_string(r, &c->spec_json)) {
+    return (*why = "truncated in spec", false);
+  }
+  return true;
+}
+
+bool decode_body(raft::ByteReader* r, DeleteJob* c, std::string* why) {
+  if (!wire::read_string(r, &c->name)) {
+    return (*why = "truncated in name", false);
+  }
+  return true;
+}
+
+bool decode_body(raft::ByteReader* r, SetJobEnabled* c, std::string* why) {
+  if (!wire::read_string(r, &c->name)) {
+    return (*why = "truncated in name", false);
+  }
+  std::uint8_t v = 0;
+  if (!r->u8(&v)) return (*why = "truncated in enabled", false);
+  if (v > 1) return (*why = "enabled " + std::to_string(v), false);
+  c->enabled = v == 1;
+  return true;
+}
+
+bool decode_body(raft::ByteReader* r, CreateRun* c, std::string* why) {
+  if (!wire::read_string(r, &c->job)) {
+    return (*why = "truncated in job", false);
+  }
+  if (!wire::read_i64(r, &c->slot_ms)) {
+    return (*why = "truncated in slot", false);
+  }
+  if (!r->u32(&c->attempt)) return (*why = "truncated in attempt", false);
+  if (!wire::read_string(r, &c->agent)) {
+    return (*why = "truncated in agent", false);
+  }
+  if (!r->u32(&c->shard_index) || !r->u32(&c->shard_count)) {
+    return (*why = "truncated in shard", false);
+  }
+  if (!wire::read_i64(r, &c->lease_until_ms)) {
+    return (*why = "truncated in lease", false);
+  }
+  if (!wire::read_i64(r, &c->now_ms)) {
+    return (*why = "truncated in now", false);
+  }
+  return true;
+}
+
+bool decode_body(raft::ByteReader* r, UpdateRun* c, std::string* why) {
+  if (!r->u64(&c->run_id)) return (*why = "truncated in run id", false);
+  if (!r->u64(&c->fencing_token)) {
+    return (*why = "truncated in fencing token", false);
+  }
+  if (!wire::read_run_state(r, &c->state, why)) return false;
+  std::uint32_t exit_code = 0;
+  if (!r->u32(&exit_code)) return (*why = "truncated in exit code", false);
+  c->exit_code = static_cast<std::int32_t>(exit_code);  // two's complement
+  if (!wire::read_string(r, &c->reason)) {
+    return (*why = "truncated in reason", false);
+  }
+  if (!wire::read_i64(r, &c->started_ms) || !wire::read_i64(r, &c->ended_ms) ||
+      !wire::read_i64(r, &c->lease_until_ms)) {
+    return (*why = "truncated in times", false);
+  }
+  return true;
+}
+
+bool decode_body(raft::ByteReader* r, RecordMissed* c, std::string* why) {
+  if (!wire::read_string(r, &c->job)) {
+    return (*why = "truncated in job", false);
+  }
+  if (!wire::read_i64(r, &c->slot_ms)) {
+    return (*why = "truncated in slot", false);
+  }
+  if (!wire::read_string(r, &c->reason)) {
+    return (*why = "truncated in reason", false);
+  }
+  return true;
+}
+
+// The name and holder that start every lock command.
+bool decode_lock_names(raft::ByteReader* r, std::string* name,
+                       std::string* holder, std::string* why) {
+  if (!wire::read_string(r, name)) return (*why = "truncated in name", false);
+  if (!wire::read_string(r, holder)) {
+    return (*why = "truncated in holder", false);
+  }
+  return true;
+}
+
+bool decode_body(raft::ByteReader* r, AcquireLock* c, std::string* why) {
+  if (!decode_lock_names(r, &c->name, &c->holder, why)) return false;
+  if (!wire::read_i64(r, &c->ttl_ms)) return (*why = "truncated in ttl", false);
+  if (!wire::read_i64(r, &c->now_ms)) return (*why = "truncated in now", false);
+  return true;
+}
+
+bool decode_body(raft::ByteReader* r, RenewLock* c, std::string* why) {
+  if (!decode_lock_names(r, &c->name, &c->holder, why)) return false;
+  if (!r->u64(&c->token)) return (*why = "truncated in token", false);
+  if (!wire::read_i64(r, &c->now_ms)) return (*why = "truncated in now", false);
+  if (!wire::read_i64(r, &c->ttl_ms)) return (*why = "truncated in ttl", false);
+  return true;
+}
+
+bool decode_body(raft::ByteReader* r, ReleaseLock* c, std::string* why) {
+  if (!decode_lock_names(r, &c->name, &c->holder, why)) return false;
+  if (!r->u64(&c->token)) return (*why = "truncated in token", false);
   return true;
 }
 

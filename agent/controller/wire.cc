@@ -103,6 +103,21 @@ bool read_state(raft::ByteReader* r, NodeRecord::State* state,
   return true;
 }
 
+bool read_run_state(raft::ByteReader* r, RunRecord::State* state,
+                    std::string* why) {
+  std::uint8_t v = 0;
+  if (!r->u8(&v)) {
+    *why = "truncated in run state";
+    return false;
+  }
+  if (v > static_cast<std::uint8_t>(RunRecord::State::lost)) {
+    *why = "unknown run state " + std::to_string(v);
+    return false;
+  }
+  *state = static_cast<RunRecord::State>(v);
+  return true;
+}
+
 bool read_i64(raft::ByteReader* r, std::int64_t* v) {
   std::uint64_t raw = 0;
   if (!r->u64(&raw)) return false;

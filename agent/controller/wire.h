@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/controller/job_record.h"
 #include "agent/controller/node_record.h"
 #include "agent/raft/byte_io.h"
 
@@ -35,6 +36,9 @@ bool read_role(raft::ByteReader* r, NodeRecord::Role* role, std::string* why);
 bool read_state(raft::ByteReader* r, NodeRecord::State* state,
                 std::string* why);
 bool read_i64(raft::ByteReader* r, std::int64_t* v);
+// A RunRecord::State as a u8 (dispatched 0 .. lost 6).
+bool read_run_state(raft::ByteReader* r, RunRecord::State* state,
+                    std::string* why);
 // `what` names the list in *why ("replicas", ...).
 bool read_strings(raft::ByteReader* r, std::vector<std::string>* list,
                   std::string_view what, std::string* why);

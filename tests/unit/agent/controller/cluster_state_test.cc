@@ -360,7 +360,7 @@ TEST_SUITE("controller.cluster_state") {
     auto trailing = ClusterState::restore(snap + "x");
     REQUIRE_FALSE(trailing.ok());
     CHECK(trailing.error().message.find("trailing") != std::string::npos);
-    for (int version : {0, 3}) {
+    for (int version : {0, 4}) {
       std::string future = snap;
       future[0] = static_cast<char>(version);
       auto unknown = ClusterState::restore(future);
@@ -377,11 +377,12 @@ TEST_SUITE("controller.cluster_state") {
     ClusterState b;
     REQUIRE(apply_next(&b, reg("nw-b", 1)).ok());
     // Splice b's node into a's snapshot: header(1+8+8) then count(4),
-    // the nodes, then the version 2 sections (8 + 4 + 4 bytes when empty).
+    // the nodes, then the version 2 and 3 sections (8 + 4 + 4 and 4 + 4 + 4
+    // bytes when empty).
     std::string sa = a.snapshot();
     const std::string sb = b.snapshot();
     sa[17] = 2;
-    sa.resize(sa.size() - 16);
+    sa.resize(sa.size() - 28);
     sa += sb.substr(21);
     auto r = ClusterState::restore(sa);
     REQUIRE_FALSE(r.ok());

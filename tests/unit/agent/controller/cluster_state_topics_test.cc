@@ -368,7 +368,7 @@ TEST_SUITE("controller.cluster_state") {
             .ok());
     REQUIRE(apply_next(&s, CommitOffsets{"f", {{"orders", 0, 1}}}).ok());
     const std::string snap = s.snapshot();
-    CHECK(static_cast<std::uint8_t>(snap[0]) == 2);
+    CHECK(static_cast<std::uint8_t>(snap[0]) == 3);
     auto r = ClusterState::restore(snap);
     REQUIRE_MESSAGE(r.ok(), r.error().to_string());
     CHECK(r->topics() == s.topics());
@@ -450,18 +450,19 @@ TEST_SUITE("controller.cluster_state") {
     CHECK(r->topics().empty());
     CHECK(r->group_offsets().empty());
     CHECK(r->next_topic_id() == 1);
-    // It is written back as version 2: the version 1 bytes, then an empty
-    // topics section (next id 1, no topics, no groups).
+    // It is written back as version 3: the version 1 bytes, then an empty
+    // topics section (next id 1, no topics, no groups) and empty jobs,
+    // runs and locks sections.
     const std::string v2 = r->snapshot();
-    CHECK(static_cast<std::uint8_t>(v2[0]) == 2);
+    CHECK(static_cast<std::uint8_t>(v2[0]) == 3);
     CHECK(v2.substr(1, v1.size() - 1) == v1.substr(1));
-    CHECK(v2.size() == v1.size() + 16);
+    CHECK(v2.size() == v1.size() + 28);
     REQUIRE(apply_next(&*r, create("t", {{"n1"}})).ok());
     CHECK(r->topic("t")->id == 1);
-    // Version 1 with the version 2 sections is trailing garbage.
+    // Version 1 with the version 2 and 3 sections is trailing garbage.
     std::string mixed = v2;
     mixed[0] = 1;
-    expect_corrupt(mixed, "trailing bytes: 16");
+    expect_corrupt(mixed, "trailing bytes: 28");
   }
 
   TEST_CASE("restore.refuses_broken_topic_invariants") {
