@@ -1,5 +1,7 @@
 #include "cli/command_util.h"
 
+#include "cli/cluster.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -274,6 +276,18 @@ std::string client_id() {
   if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
   std::string h = host[0] != '\0' ? host : "unknown";
   return "nwctl-" + h + "-" + std::to_string(::getpid());
+}
+
+int print_answer(Context& ctx, const std::string& body, std::string_view what,
+                 const std::string& text) {
+  if (ctx.output() == Output::json) {
+    auto pretty = pretty_json(body, what);
+    if (!pretty.ok()) return report(pretty.error());
+    print_json(pretty.value());
+  } else {
+    print_text(text);
+  }
+  return 0;
 }
 
 }  // namespace nw::ctl

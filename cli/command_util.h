@@ -14,6 +14,7 @@
 #include "common/base/result.h"
 #include "common/base/time.h"
 #include "common/base/units.h"
+#include "common/http/client.h"
 
 // What the topic, produce, consume, group and bench commands share: their
 // registration functions, argument parsers that say what to write instead,
@@ -44,6 +45,26 @@ std::string single_quote(std::string_view text);
 
 // Writes text to stdout as is and flushes.
 void print_text(std::string_view text);
+
+// Prints a successful answer: -o json the body re-indented, else `text`.
+// Returns the exit code (0, or 1 when the body is not JSON).
+int print_answer(Context& ctx, const std::string& body, std::string_view what,
+                 const std::string& text);
+
+// GET `path` and print the answer: -o json the body re-indented, else
+// render(decode(body)). `hint` (optional) adds what to do to an error.
+template <class Decode, class Render>
+int show(Context& ctx, const std::string& path, std::string_view what,
+         Decode decode, Render render,
+         const std::function<Error(Error)>& hint = {}) {
+  auto client = ctx.client();
+  if (!client.ok()) return report(client.error());
+  auto resp = client.value()->get(path);
+  if (!resp.ok()) return report(hint ? hint(resp.error()) : resp.error());
+  auto value = decode(resp.value().body);
+  if (!value.ok()) return report(value.error());
+  return print_answer(ctx, resp.value().body, what, render(value.value()));
+}
 
 // Topic and group names: 1 to 200 characters of [A-Za-z0-9._-]
 // (docs/api.md). `what` is "topic" or "group". invalid_argument otherwise.

@@ -34,41 +34,19 @@ Error with_group_hint(std::string_view group, Error e) {
   return e;
 }
 
-int print_answer(Context& ctx, const std::string& body, std::string_view what,
-                 const std::string& text) {
-  if (ctx.output() == Output::json) {
-    auto pretty = pretty_json(body, what);
-    if (!pretty.ok()) return report(pretty.error());
-    print_json(pretty.value());
-  } else {
-    print_text(text);
-  }
-  return 0;
-}
-
 int run_list(Context& ctx) {
-  auto client = ctx.client();
-  if (!client.ok()) return report(client.error());
-  auto resp = client.value()->get("/v1/groups");
-  if (!resp.ok()) return report(resp.error());
-  auto groups = group_list_from_json(resp.value().body);
-  if (!groups.ok()) return report(groups.error());
-  return print_answer(ctx, resp.value().body, "group list",
-                      render_group_list(groups.value()));
+  return show(ctx, "/v1/groups", "group list", group_list_from_json,
+              [](const auto& g) { return render_group_list(g); });
 }
 
 int run_describe(Context& ctx, const GroupNameFlags& flags) {
   if (Status s = check_name("group", flags.group); !s.ok()) {
     return report(s.error());
   }
-  auto client = ctx.client();
-  if (!client.ok()) return report(client.error());
-  auto resp = client.value()->get(group_path(flags.group));
-  if (!resp.ok()) return report(with_group_hint(flags.group, resp.error()));
-  auto group = group_from_json(resp.value().body);
-  if (!group.ok()) return report(group.error());
-  return print_answer(ctx, resp.value().body, "group",
-                      render_group(group.value()));
+  return show(
+      ctx, group_path(flags.group), "group", group_from_json,
+      [](const auto& g) { return render_group(g); },
+      [&](Error e) { return with_group_hint(flags.group, std::move(e)); });
 }
 
 int run_reset(Context& ctx, const ResetFlags& flags) {

@@ -25,19 +25,6 @@ std::string plural(std::uint64_t n, const std::string& noun) {
   return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
 }
 
-// -o json: the body re-indented; else `text`.
-int print_answer(Context& ctx, const std::string& body, std::string_view what,
-                 const std::string& text) {
-  if (ctx.output() == Output::json) {
-    auto pretty = pretty_json(body, what);
-    if (!pretty.ok()) return report(pretty.error());
-    print_json(pretty.value());
-  } else {
-    print_text(text);
-  }
-  return 0;
-}
-
 int run_create(Context& ctx, const TopicCreateFlags& flags) {
   auto body = topic_create_body(flags);
   if (!body.ok()) return report(body.error());
@@ -60,28 +47,18 @@ int run_create(Context& ctx, const TopicCreateFlags& flags) {
 }
 
 int run_list(Context& ctx) {
-  auto client = ctx.client();
-  if (!client.ok()) return report(client.error());
-  auto resp = client.value()->get("/v1/topics");
-  if (!resp.ok()) return report(resp.error());
-  auto topics = topic_list_from_json(resp.value().body);
-  if (!topics.ok()) return report(topics.error());
-  return print_answer(ctx, resp.value().body, "topic list",
-                      render_topic_list(topics.value()));
+  return show(ctx, "/v1/topics", "topic list", topic_list_from_json,
+              [](const auto& t) { return render_topic_list(t); });
 }
 
 int run_describe(Context& ctx, const NameFlags& flags) {
   if (Status s = check_name("topic", flags.name); !s.ok()) {
     return report(s.error());
   }
-  auto client = ctx.client();
-  if (!client.ok()) return report(client.error());
-  auto resp = client.value()->get(topic_path(flags.name));
-  if (!resp.ok()) return report(with_topic_hint(flags.name, resp.error()));
-  auto topic = topic_from_json(resp.value().body);
-  if (!topic.ok()) return report(topic.error());
-  return print_answer(ctx, resp.value().body, "topic",
-                      render_topic(topic.value()));
+  return show(
+      ctx, topic_path(flags.name), "topic", topic_from_json,
+      [](const auto& t) { return render_topic(t); },
+      [&](Error e) { return with_topic_hint(flags.name, std::move(e)); });
 }
 
 int run_alter(Context& ctx, const TopicAlterFlags& flags) {
