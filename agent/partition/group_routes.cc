@@ -71,7 +71,8 @@ void PartitionManager::init_coordinator() {
   };
   o.offset_for_time = [this](const std::string& topic, int partition,
                              WallTime at) -> Result<std::uint64_t> {
-    NW_ASSIGN_OR_RETURN(controller::TopicRecord t, find_topic(topic));
+    NW_ASSIGN_OR_RETURN(controller::TopicRecord t,
+                        find_topic(topic, TopicRead::local_first));
     return partition_offset(
         t, partition,
         std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -83,7 +84,8 @@ void PartitionManager::init_coordinator() {
 
 Result<std::pair<std::uint64_t, std::uint64_t>>
 PartitionManager::partition_range(const std::string& topic, int partition) {
-  NW_ASSIGN_OR_RETURN(controller::TopicRecord t, find_topic(topic));
+  NW_ASSIGN_OR_RETURN(controller::TopicRecord t,
+                      find_topic(topic, TopicRead::local_first));
   NW_ASSIGN_OR_RETURN(std::uint64_t start, partition_offset(t, partition, -2));
   NW_ASSIGN_OR_RETURN(std::uint64_t end, partition_offset(t, partition, -1));
   return std::make_pair(start, end);

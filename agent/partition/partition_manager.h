@@ -153,7 +153,9 @@ class PartitionManager final : public service::Service {
   http::Response list_offsets(const http::Request& r);
   http::Response local_state(const http::Request& r);
   http::Response partition_offsets(const http::Request& r);
-  Result<controller::TopicRecord> find_topic(const std::string& name);
+  enum class TopicRead { linearizable, local_first };
+  Result<controller::TopicRecord> find_topic(
+      const std::string& name, TopicRead how = TopicRead::linearizable);
   Result<controller::TopicRecord> find_partition(const http::Request& r,
                                                  int* partition);
   // The offset of a partition at `at` (-2 earliest, -1 latest, else ms),

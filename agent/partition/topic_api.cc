@@ -156,18 +156,24 @@ void PartitionManager::add_routes(http::Server& server) {
   add_group_api(server);
 }
 
-// The topic named in the request, from a linearizable read (so a topic
-// created a moment ago through another agent is seen).
+// The topic named in the request. Linearizable (the default: a topic
+// created or deleted a moment ago through another agent is seen as such)
+// costs a ReadIndex round; the produce and fetch paths read the local state
+// first and pay it only when the topic is not there (a stale record of a
+// deleted topic finds no replica to write to).
 Result<controller::TopicRecord> PartitionManager::find_topic(
-    const std::string& name) {
+    const std::string& name, TopicRead how) {
   std::optional<controller::TopicRecord> t;
   auto look = [&] {
     cluster_.read([&](const controller::ClusterState& state) {
       if (const controller::TopicRecord* rec = state.topic(name)) t = *rec;
     });
   };
+  if (how == TopicRead::linearizable) {
+    NW_RETURN_IF_ERROR(cluster_.read_barrier(kWriteTimeout));
+  }
   look();
-  if (!t) {
+  if (!t && how == TopicRead::local_first) {
     NW_RETURN_IF_ERROR(cluster_.read_barrier(kWriteTimeout));
     look();
   }
@@ -542,7 +548,8 @@ std::optional<http::Response> PartitionManager::route_to_leader(
 // Checks the topic and partition of a /partitions/{p}/ request.
 Result<controller::TopicRecord> PartitionManager::find_partition(
     const http::Request& r, int* partition) {
-  NW_ASSIGN_OR_RETURN(controller::TopicRecord t, find_topic(r.matches[1]));
+  NW_ASSIGN_OR_RETURN(controller::TopicRecord t,
+                      find_topic(r.matches[1], TopicRead::local_first));
   std::optional<std::int64_t> p = to_i64(r.matches[2]);
   if (!p || *p < 0 || *p >= static_cast<std::int64_t>(t.partitions.size())) {
     return Error(Code::not_found,
