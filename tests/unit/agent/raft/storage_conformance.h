@@ -16,8 +16,8 @@
 // Conformance checks for raft::LogStorage implementations: run the same
 // operations on an implementation and on MemoryStorage (the reference) and
 // compare everything a caller can observe. Header-only, for the tests of
-// every durable LogStorage (agent/storage's SegmentLog; agent/wal keeps its
-// own copy of Observed in wal_test_util.h and may switch to this one).
+// every durable LogStorage (agent/storage's SegmentLog, agent/wal's
+// WalStorage).
 namespace nw::raft::test {
 
 // Everything a caller can observe of a LogStorage.

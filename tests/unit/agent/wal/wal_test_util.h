@@ -14,6 +14,7 @@
 #include "agent/raft/log_storage.h"
 #include "agent/wal/wal_storage.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/agent/raft/storage_conformance.h"
 
 // Helpers for the WAL tests: opening, comparing two storages by everything
 // LogStorage lets a caller observe, and damaging real files.
@@ -51,57 +52,11 @@ inline SnapshotMeta meta(std::uint64_t index, std::uint64_t term,
                       Membership{std::move(voters), {NodeId(4)}}};
 }
 
-// Everything a caller can observe of a LogStorage.
-struct Observed {
-  LogIndex first;
-  LogIndex last;
-  std::vector<Term> terms;  // first - 1 .. last
-  std::vector<Entry> ents;
-  HardState hs;
-  SnapshotMeta snap;
-  bool has_snapshot = false;
-  std::string snap_data;
-
-  bool operator==(const Observed&) const = default;
-};
-
-inline Observed observe(const raft::LogStorage& s) {
-  Observed o;
-  o.first = s.first_index();
-  o.last = s.last_index();
-  for (LogIndex i = o.first - 1; i <= o.last; i = i + 1) {
-    auto t = s.term(i);
-    REQUIRE(t.ok());
-    o.terms.push_back(*t);
-  }
-  if (o.first <= o.last) {
-    auto e = s.entries(o.first, o.last + 1, UINT64_MAX);
-    REQUIRE(e.ok());
-    o.ents = std::move(e).value();
-  }
-  o.hs = s.hard_state();
-  o.snap = s.snapshot_meta();
-  auto snap = s.snapshot();
-  o.has_snapshot = snap.ok();
-  if (snap.ok()) {
-    CHECK(snap->meta == o.snap);
-    o.snap_data = snap->data;
-  } else {
-    CHECK(snap.error().code == Code::not_found);
-  }
-  return o;
-}
-
-inline std::string describe(const Observed& o) {
-  std::string s = "first=" + std::to_string(o.first.value()) +
-                  " last=" + std::to_string(o.last.value()) +
-                  " hs.term=" + std::to_string(o.hs.term.value()) +
-                  " hs.commit=" + std::to_string(o.hs.commit.value()) +
-                  " snap=" + std::to_string(o.snap.index.value()) + "/" +
-                  std::to_string(o.snap.term.value()) + " terms=[";
-  for (Term t : o.terms) s += std::to_string(t.value()) + ",";
-  return s + "]";
-}
+// What a caller can observe of a LogStorage, shared with the other
+// storages' conformance tests.
+using raft::test::describe;
+using raft::test::observe;
+using raft::test::Observed;
 
 inline std::string segment_file(const WalStorage& w, std::size_t k) {
   return w.dir() + "/" + w.segment_names().at(k);
