@@ -59,8 +59,10 @@ std::unique_ptr<AgentCli> build_agent_cli() {
 }
 
 Result<config::AgentConfig> AgentCli::resolve() const {
-  config::AgentConfig cfg =
-      dev ? config::dev_defaults() : config::AgentConfig{};
+  // Not a ?: of two temporaries: GCC 12 at -O3 then warns (falsely) that
+  // a moved-from string may be used uninitialized.
+  config::AgentConfig cfg;
+  if (dev) cfg = config::dev_defaults();
   if (!config_path.empty()) {
     NW_ASSIGN_OR_RETURN(cfg, config::load_file(config_path, cfg));
   }
