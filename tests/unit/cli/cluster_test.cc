@@ -13,11 +13,14 @@
 #include "cli/context.h"
 #include "common/cli/command_tree.h"
 #include "common/http/server.h"
+#include "nwctl_runner.h"
 
 namespace {
 
 using nw::ctl::ClusterMember;
 using nw::ctl::ClusterStatus;
+using nw::ctl::test::nwctl;
+using nw::ctl::test::Run;
 
 constexpr const char* kStatusBody = R"({
   "cluster_id": "c-3f9a1b2c4d5e6f70", "node_id": "nw-22222222",
@@ -35,53 +38,6 @@ constexpr const char* kStatusBody = R"({
   ],
   "future_field": 1
 })";
-
-// Redirects stdout and stderr to files while alive; out()/err() read them.
-class Capture {
- public:
-  Capture() {
-    std::fflush(stdout);
-    std::fflush(stderr);
-    saved_out_ = ::dup(STDOUT_FILENO);
-    saved_err_ = ::dup(STDERR_FILENO);
-    out_ = std::tmpfile();
-    err_ = std::tmpfile();
-    ::dup2(::fileno(out_), STDOUT_FILENO);
-    ::dup2(::fileno(err_), STDERR_FILENO);
-  }
-  ~Capture() {
-    restore();
-    std::fclose(out_);
-    std::fclose(err_);
-  }
-  void restore() {
-    if (saved_out_ < 0) return;
-    std::fflush(stdout);
-    std::fflush(stderr);
-    ::dup2(saved_out_, STDOUT_FILENO);
-    ::dup2(saved_err_, STDERR_FILENO);
-    ::close(saved_out_);
-    ::close(saved_err_);
-    saved_out_ = saved_err_ = -1;
-  }
-  std::string out() { return slurp(out_); }
-  std::string err() { return slurp(err_); }
-
- private:
-  static std::string slurp(std::FILE* f) {
-    std::fflush(f);
-    std::rewind(f);
-    std::string s;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-    return s;
-  }
-  int saved_out_ = -1;
-  int saved_err_ = -1;
-  std::FILE* out_ = nullptr;
-  std::FILE* err_ = nullptr;
-};
 
 // An HTTP server on a free port standing in for nwagent: every /v1/cluster
 // route answers `answer`, and the last request is kept for the test.
@@ -130,47 +86,6 @@ class FakeAgent {
   int requests_ = 0;
   nw::http::Server server_;
 };
-
-struct Run {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs one nwctl command line as main.cc does (parse errors exit 2, the
-// leaf's action otherwise), with stdout and stderr captured.
-Run nwctl(std::vector<std::string> args) {
-  auto cli = nw::ctl::build_cli();
-  std::vector<std::string> words = {"nwctl"};
-  words.insert(words.end(), args.begin(), args.end());
-  std::vector<const char*> argv;
-  for (const auto& w : words) argv.push_back(w.c_str());
-  Run r;
-  Capture cap;
-  try {
-    cli->app->parse(static_cast<int>(argv.size()),
-                    const_cast<char**>(argv.data()));
-    const CLI::App* leaf = cli->app.get();
-    while (!leaf->get_subcommands().empty()) {
-      leaf = leaf->get_subcommands().front();
-    }
-    auto it = cli->actions.find(leaf);
-    if (it == cli->actions.end()) {
-      r.code = 2;
-    } else {
-      nw::ctl::Context ctx(cli->globals);
-      nw::Status s = ctx.init();
-      r.code = s.ok() ? it->second(ctx) : nw::ctl::report(s.error());
-    }
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "%s\n", e.what());
-    r.code = 2;
-  }
-  cap.restore();
-  r.out = cap.out();
-  r.err = cap.err();
-  return r;
-}
 
 nlohmann::json body_of(const nw::http::Request& r) {
   return nlohmann::json::parse(r.body);
