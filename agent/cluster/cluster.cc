@@ -601,7 +601,7 @@ std::string Cluster::leader_id() const {
 
 bool Cluster::is_leader() const {
   raft_host::RaftHost* h = host();
-  return h != nullptr && h->status().role == raft::Role::leader;
+  return h != nullptr && h->leadership().is_leader();
 }
 
 void Cluster::set_group_handler(GroupHandler handler) {

@@ -174,6 +174,9 @@ class Cluster final : public service::Service {
   std::string leader_id() const;
   std::uint64_t term() const;
   std::string peer_addr() const;
+  // The API address this agent registered (other agents and nwctl reach
+  // it there). REQUIRES: start() succeeded.
+  const std::string& api_addr() const { return api_addr_; }
   // A member that knows a leader (or was removed: then never).
   bool ready() const;
   // Why not ready(), for /v1/health/ready.

@@ -133,33 +133,50 @@ void PartitionManager::reconcile() {
   std::map<std::uint64_t, Want> wanted;
   raft_host::PeerMap peers;
   bool member = false;
+  auto read_wanted = [&] {
+    wanted.clear();
+    cluster_.read([&](const controller::ClusterState& state) {
+      member = state.node(options_.node_id) != nullptr;
+      peers = peers_of(state);
+      for (const auto& [name, t] : state.topics()) {
+        for (std::size_t p = 0; p < t.partitions.size(); ++p) {
+          const controller::PartitionRecord& pr = t.partitions[p];
+          if (!contains(pr.replicas, options_.node_id) &&
+              !contains(pr.target_replicas, options_.node_id)) {
+            continue;
+          }
+          Want w;
+          w.topic = name;
+          w.topic_id = t.id;
+          w.partition = static_cast<int>(p);
+          w.initial = membership_of(state, pr.initial_replicas);
+          w.segment_bytes = t.segment_bytes;
+          w.retention_ms = t.retention_ms;
+          w.retention_bytes = t.retention_bytes;
+          wanted.emplace(group_id(t.id, w.partition), std::move(w));
+        }
+      }
+    });
+  };
+  read_wanted();
+  if (!member) return;  // not part of a cluster yet: nothing is ours
   // Files are deleted only on a state known to be current: right after a
   // restart the controller is still replaying its log, and a topic not
-  // applied yet must not look deleted.
-  const bool current = cluster_.read_barrier(kBarrierTimeout).ok();
-  cluster_.read([&](const controller::ClusterState& state) {
-    member = state.node(options_.node_id) != nullptr;
-    peers = peers_of(state);
-    for (const auto& [name, t] : state.topics()) {
-      for (std::size_t p = 0; p < t.partitions.size(); ++p) {
-        const controller::PartitionRecord& pr = t.partitions[p];
-        if (!contains(pr.replicas, options_.node_id) &&
-            !contains(pr.target_replicas, options_.node_id)) {
-          continue;
-        }
-        Want w;
-        w.topic = name;
-        w.topic_id = t.id;
-        w.partition = static_cast<int>(p);
-        w.initial = membership_of(state, pr.initial_replicas);
-        w.segment_bytes = t.segment_bytes;
-        w.retention_ms = t.retention_ms;
-        w.retention_bytes = t.retention_bytes;
-        wanted.emplace(group_id(t.id, w.partition), std::move(w));
-      }
+  // applied yet must not look deleted. The barrier (a ReadIndex round) is
+  // taken only when something would be deleted: a hosted replica no longer
+  // wanted, or the one scan for orphaned directories after start.
+  bool current = false;
+  bool deletions = !orphans_checked_;
+  {
+    std::shared_lock lock(mu_);
+    for (const auto& [group, h] : hosted_) {
+      if (wanted.count(group) == 0) deletions = true;
     }
-  });
-  if (!member) return;  // not part of a cluster yet: nothing is ours
+  }
+  if (deletions && cluster_.read_barrier(kBarrierTimeout).ok()) {
+    current = true;
+    read_wanted();
+  }
 
   // Stop what is no longer ours (outside the lock: stop() joins).
   std::vector<Hosted> gone;
@@ -187,6 +204,10 @@ void PartitionManager::reconcile() {
       std::error_code ec;
       std::filesystem::remove_all(dir, ec);
     }
+    // The topic's folder goes with its last replica here (remove() leaves
+    // a folder that still holds other partitions).
+    std::error_code ec;
+    std::filesystem::remove(std::filesystem::path(dir).parent_path(), ec);
     kLog.info("replica removed",
               {{"topic", h.topic}, {"partition", h.partition}});
   }
@@ -246,12 +267,13 @@ void PartitionManager::reconcile() {
     std::unique_lock lock(mu_);
     hosted_.emplace(group, std::move(h));
   }
-  if (!current) return;
+  if (!current || orphans_checked_) return;
   std::map<std::uint64_t, std::string> dirs;
   for (const auto& [group, w] : wanted) {
     dirs[group] = replica_dir(w.topic, w.topic_id, w.partition);
   }
   cleanup_orphans(dirs);
+  orphans_checked_ = true;
 }
 
 // Deletes replica directories of partitions this agent no longer hosts
@@ -316,7 +338,7 @@ void PartitionManager::leader_duties() {
     }
     lock.unlock();
     if (!p.target.empty()) {
-      drive_reassignment(h, p.replicas, p.target);
+      drive_reassignment(h, p.target);
     } else if (!p.replicas.empty() && p.replicas.front() != options_.node_id) {
       hand_back_leadership(h, p.replicas.front());
     }
@@ -347,8 +369,7 @@ void PartitionManager::hand_back_leadership(Hosted& h,
 }
 
 void PartitionManager::drive_reassignment(
-    Hosted& h, const std::vector<std::string>& replicas,
-    const std::vector<std::string>& target) {
+    Hosted& h, const std::vector<std::string>& target) {
   std::map<std::string, raft::NodeId> ids;
   cluster_.read([&](const controller::ClusterState& state) {
     for (const auto& [id, rec] : state.nodes()) ids[id] = rec.raft_id;
@@ -425,77 +446,51 @@ void PartitionManager::drive_reassignment(
                                     {"partition", h.partition},
                                     {"replicas", join(target, ",")}});
   }
-  (void)replicas;
 }
 
-std::shared_ptr<Replica> PartitionManager::local(const std::string& topic,
-                                                 int partition) const {
+std::shared_ptr<Replica> PartitionManager::local(
+    const controller::TopicRecord& t, int partition) const {
   std::shared_lock lock(mu_);
-  for (const auto& [g, h] : hosted_) {
-    if (h.topic == topic && h.partition == partition) return h.replica;
-  }
-  return nullptr;
+  auto it = hosted_.find(group_id(t.id, partition));
+  return it == hosted_.end() ? nullptr : it->second.replica;
 }
 
-std::string PartitionManager::leader_api(const std::string& topic,
+std::string PartitionManager::leader_api(const controller::TopicRecord& t,
                                          int partition) {
-  if (std::shared_ptr<Replica> rep = local(topic, partition)) {
-    const ReplicaStatus st = rep->status();
-    if (st.leader_id != raft::kNoNode) {
-      return api_of_node(node_of_raft(st.leader_id));
+  if (std::shared_ptr<Replica> rep = local(t, partition)) {
+    const raft_host::Leadership l = rep->host().leadership();
+    if (l.leader != raft::kNoNode) {
+      return api_of_node(node_of_raft(l.leader));
     }
   }
-  std::uint64_t group = 0;
-  std::vector<std::string> replicas;
-  cluster_.read([&](const controller::ClusterState& state) {
-    if (const controller::TopicRecord* t = state.topic(topic)) {
-      group = group_id(t->id, partition);
-      if (static_cast<std::size_t>(partition) < t->partitions.size()) {
-        replicas = t->partitions[partition].replicas;
-      }
-    }
-  });
+  const std::uint64_t group = group_id(t.id, partition);
   {
     std::shared_lock lock(mu_);
     auto it = leader_cache_.find(group);
     if (it != leader_cache_.end()) return api_of_node(it->second);
   }
   // Ask the agents that hold replicas whom they follow.
-  for (const std::string& node : replicas) {
+  if (static_cast<std::size_t>(partition) >= t.partitions.size()) return {};
+  for (const std::string& node : t.partitions[partition].replicas) {
     if (node == options_.node_id) continue;
-    Result<http::Endpoint> ep = http::parse_endpoint(api_of_node(node));
-    if (!ep.ok()) continue;
-    http::ClientOptions opts;
-    opts.timeout = std::chrono::seconds(2);
-    opts.connect_timeout = std::chrono::seconds(1);
-    http::Client client({*ep}, opts);
-    Result<http::Response> resp =
-        client.get("/v1/topics/" + http::percent_encode(topic) + "/local");
-    if (!resp.ok()) continue;
-    Result<nlohmann::json> j = api::parse_object(resp->body, "local state");
-    if (!j.ok() || !(*j)["partitions"].is_array()) continue;
-    for (const nlohmann::json& v : (*j)["partitions"]) {
-      if (v.value("partition", -1) != partition) continue;
-      const std::string leader = v.value("leader", "");
-      if (leader.empty()) continue;
+    Result<std::vector<PartitionView>> views =
+        remote_views(node, t.name, std::chrono::seconds(2));
+    if (!views.ok()) continue;
+    for (const PartitionView& v : *views) {
+      if (v.partition != partition || v.leader.empty()) continue;
       std::unique_lock lock(mu_);
-      leader_cache_[group] = leader;
+      leader_cache_[group] = v.leader;
       lock.unlock();
-      return api_of_node(leader);
+      return api_of_node(v.leader);
     }
   }
   return {};
 }
 
-void PartitionManager::forget_leader(const std::string& topic, int partition) {
-  std::uint64_t group = 0;
-  cluster_.read([&](const controller::ClusterState& state) {
-    if (const controller::TopicRecord* t = state.topic(topic)) {
-      group = group_id(t->id, partition);
-    }
-  });
+void PartitionManager::forget_leader(const controller::TopicRecord& t,
+                                     int partition) {
   std::unique_lock lock(mu_);
-  leader_cache_.erase(group);
+  leader_cache_.erase(group_id(t.id, partition));
 }
 
 std::string PartitionManager::api_of_node(const std::string& node_id) const {

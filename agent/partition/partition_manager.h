@@ -126,18 +126,23 @@ class PartitionManager final : public service::Service {
   void loop();
   void reconcile();
   void leader_duties();
-  void drive_reassignment(Hosted& h, const std::vector<std::string>& replicas,
-                          const std::vector<std::string>& target);
+  void drive_reassignment(Hosted& h, const std::vector<std::string>& target);
   void hand_back_leadership(Hosted& h, const std::string& preferred);
   void cleanup_orphans(const std::map<std::uint64_t, std::string>& wanted);
   std::string replica_dir(const std::string& topic, std::uint64_t topic_id,
                           int partition) const;
 
   // The hosted replica of a partition, or nullptr.
-  std::shared_ptr<Replica> local(const std::string& topic, int partition) const;
+  std::shared_ptr<Replica> local(const controller::TopicRecord& t,
+                                 int partition) const;
   // The API address of the agent that leads the partition, "" if unknown.
-  std::string leader_api(const std::string& topic, int partition);
-  void forget_leader(const std::string& topic, int partition);
+  std::string leader_api(const controller::TopicRecord& t, int partition);
+  void forget_leader(const controller::TopicRecord& t, int partition);
+  // What the agent `node` reports of its replicas of `topic`
+  // (GET /v1/topics/{name}/local). Errors: those of the request.
+  Result<std::vector<PartitionView>> remote_views(const std::string& node,
+                                                  const std::string& topic,
+                                                  Duration timeout) const;
   std::string api_of_node(const std::string& node_id) const;
   std::string node_of_raft(raft::NodeId id) const;
 
@@ -164,9 +169,8 @@ class PartitionManager final : public service::Service {
                                          int partition, std::int64_t at);
   // For a partition request: nullopt when this agent leads it (serve),
   // else the leader's answer.
-  std::optional<http::Response> route_to_leader(const http::Request& r,
-                                                const std::string& topic,
-                                                int partition);
+  std::optional<http::Response> route_to_leader(
+      const http::Request& r, const controller::TopicRecord& t, int partition);
   std::vector<PartitionView> gather_views(const controller::TopicRecord& t);
   // Adds NW-Leader (this agent's API address) to a partition answer.
   void name_leader(http::Response* resp) const;
@@ -191,6 +195,9 @@ class PartitionManager final : public service::Service {
   std::condition_variable loop_cv_;
   bool stopping_ = false;               // guarded by loop_mu_
   bool was_controller_leader_ = false;  // loop thread only
+  // The one scan for directories of topics deleted while the agent was
+  // down has been done (loop thread only).
+  bool orphans_checked_ = false;
   std::thread thread_;
 };
 

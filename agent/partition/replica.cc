@@ -224,18 +224,16 @@ void Replica::apply_retention() {
 }
 
 bool Replica::ready_to_lead() const {
-  const raft_host::HostStatus st = host_->status();
-  return st.running && st.role == raft::Role::leader &&
-         st.applied_term == st.term;
+  return host_->leadership().leads_current();
 }
 
 Error Replica::not_leader() const {
-  const raft_host::HostStatus st = host_->status();
+  const raft_host::Leadership l = host_->leadership();
   std::string msg = "partition " + options_.topic + "/" +
                     std::to_string(options_.partition) + ": ";
-  if (st.role == raft::Role::leader) {
+  if (l.is_leader()) {
     msg += "the leader is still applying its predecessors' entries";
-  } else if (st.leader == raft::kNoNode) {
+  } else if (l.leader == raft::kNoNode) {
     msg += "no leader yet";
   } else {
     msg += "this replica is not the leader";
@@ -268,7 +266,8 @@ Result<ProduceAck> Replica::produce(std::string batch, Acks acks,
   }
   if (info->control()) return invalid("a control batch cannot be produced");
   if (info->record_count == 0) return invalid("the batch has no records");
-  if (!ready_to_lead()) return not_leader();
+  const raft_host::Leadership lead = host_->leadership();
+  if (!lead.leads_current()) return not_leader();
 
   if (acks == Acks::none) {
     (void)host_->propose(std::move(batch));
@@ -282,7 +281,7 @@ Result<ProduceAck> Replica::produce(std::string batch, Acks acks,
   if (pid < 0) return wait_ack(propose(), timeout);
 
   const std::int32_t seq = info->base_sequence;
-  const std::uint64_t term = host_->status().term.value();
+  const std::uint64_t term = lead.term.value();
   std::promise<Result<ProduceAck>> promise;
   {
     std::unique_lock lock(mu_);

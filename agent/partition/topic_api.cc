@@ -291,20 +291,10 @@ std::vector<PartitionView> PartitionManager::gather_views(
     if (node == options_.node_id) {
       views = local_views(t.name);
     } else {
-      Result<http::Endpoint> ep = http::parse_endpoint(api_of_node(node));
-      if (!ep.ok()) continue;
-      http::ClientOptions opts;
-      opts.timeout = kPeekTimeout;
-      opts.connect_timeout = kPeekTimeout;
-      http::Client client({*ep}, opts);
-      Result<http::Response> resp =
-          client.get("/v1/topics/" + http::percent_encode(t.name) + "/local");
-      if (!resp.ok()) continue;
-      Result<nlohmann::json> j = api::parse_object(resp->body, "local state");
-      if (!j.ok() || !(*j)["partitions"].is_array()) continue;
-      for (const nlohmann::json& v : (*j)["partitions"]) {
-        views.push_back(view_from_json(v));
-      }
+      Result<std::vector<PartitionView>> remote =
+          remote_views(node, t.name, kPeekTimeout);
+      if (!remote.ok()) continue;  // unreachable: its replicas are not in
+      views = std::move(remote).value();
     }
     for (PartitionView& v : views) reports[v.partition].emplace_back(node, v);
   }
@@ -524,24 +514,45 @@ http::Response PartitionManager::reassign(const http::Request& r) {
 
 // Clients send later requests for the partition straight here.
 void PartitionManager::name_leader(http::Response* resp) const {
-  const std::string api = api_of_node(options_.node_id);
+  const std::string& api = cluster_.api_addr();
   if (!api.empty()) resp->headers.emplace_back("NW-Leader", api);
 }
 
+Result<std::vector<PartitionView>> PartitionManager::remote_views(
+    const std::string& node, const std::string& topic, Duration timeout) const {
+  NW_ASSIGN_OR_RETURN(http::Endpoint ep,
+                      http::parse_endpoint(api_of_node(node)));
+  http::ClientOptions opts;
+  opts.timeout = timeout;
+  opts.connect_timeout = timeout;
+  http::Client client({ep}, opts);
+  NW_ASSIGN_OR_RETURN(
+      http::Response resp,
+      client.get("/v1/topics/" + http::percent_encode(topic) + "/local"));
+  NW_ASSIGN_OR_RETURN(nlohmann::json j,
+                      api::parse_object(resp.body, "local state"));
+  std::vector<PartitionView> views;
+  if (!j["partitions"].is_array()) return views;
+  for (const nlohmann::json& v : j["partitions"]) {
+    views.push_back(view_from_json(v));
+  }
+  return views;
+}
+
 std::optional<http::Response> PartitionManager::route_to_leader(
-    const http::Request& r, const std::string& topic, int partition) {
-  std::shared_ptr<Replica> rep = local(topic, partition);
+    const http::Request& r, const controller::TopicRecord& t, int partition) {
+  std::shared_ptr<Replica> rep = local(t, partition);
   if (rep && rep->ready_to_lead()) return std::nullopt;
-  const std::string api = leader_api(topic, partition);
+  const std::string api = leader_api(t, partition);
   if (api.empty()) {
     return err(Code::unavailable,
-               "partition " + topic + "/" + std::to_string(partition) +
+               "partition " + t.name + "/" + std::to_string(partition) +
                    " has no leader yet",
-               "retry in a moment; nwctl topic describe " + topic +
+               "retry in a moment; nwctl topic describe " + t.name +
                    " shows its replicas");
   }
   http::Response resp = http::forward(r, api, kForwardTimeout);
-  if (resp.status == 503) forget_leader(topic, partition);
+  if (resp.status == 503) forget_leader(t, partition);
   return resp;
 }
 
@@ -567,8 +578,8 @@ http::Response PartitionManager::produce(const http::Request& r) {
   if (!t.ok()) return http::Response::error(t.error());
   Result<Acks> acks = parse_acks(r.param("acks"));
   if (!acks.ok()) return http::Response::error(acks.error());
-  if (auto fwd = route_to_leader(r, t->name, p)) return std::move(*fwd);
-  std::shared_ptr<Replica> rep = local(t->name, p);
+  if (auto fwd = route_to_leader(r, *t, p)) return std::move(*fwd);
+  std::shared_ptr<Replica> rep = local(*t, p);
   if (!rep) return err(Code::unavailable, "the replica moved; retry");
   Result<ProduceAck> ack = rep->produce(r.body, *acks, kProduceTimeout);
   if (!ack.ok()) return http::Response::error(ack.error());
@@ -612,8 +623,8 @@ http::Response PartitionManager::fetch(const http::Request& r) {
     }
     wait_ms = *v;
   }
-  if (auto fwd = route_to_leader(r, t->name, p)) return std::move(*fwd);
-  std::shared_ptr<Replica> rep = local(t->name, p);
+  if (auto fwd = route_to_leader(r, *t, p)) return std::move(*fwd);
+  std::shared_ptr<Replica> rep = local(*t, p);
   if (!rep) return err(Code::unavailable, "the replica moved; retry");
   Result<FetchResult> f =
       rep->fetch(static_cast<std::uint64_t>(*offset), max_bytes,
@@ -645,13 +656,13 @@ static std::optional<std::int64_t> parse_at(const std::string& at) {
 
 Result<std::uint64_t> PartitionManager::partition_offset(
     const controller::TopicRecord& t, int partition, std::int64_t at) {
-  std::shared_ptr<Replica> rep = local(t.name, partition);
+  std::shared_ptr<Replica> rep = local(t, partition);
   if (rep && rep->ready_to_lead()) {
     if (at == -2) return rep->start_offset();
     if (at == -1) return rep->high_watermark();
     return rep->offset_for_time(at);
   }
-  const std::string api = leader_api(t.name, partition);
+  const std::string api = leader_api(t, partition);
   if (api.empty()) {
     return Error(Code::unavailable,
                  "partition " + t.name + "/" + std::to_string(partition) +
@@ -688,7 +699,7 @@ http::Response PartitionManager::partition_offsets(const http::Request& r) {
         "at: expected earliest, latest, a time (RFC 3339) or ms since "
         "the epoch");
   }
-  if (auto fwd = route_to_leader(r, t->name, p)) return std::move(*fwd);
+  if (auto fwd = route_to_leader(r, *t, p)) return std::move(*fwd);
   Result<std::uint64_t> off = partition_offset(*t, p, *at);
   if (!off.ok()) return http::Response::error(off.error());
   return ok_json({{"partition", p}, {"offset", *off}});

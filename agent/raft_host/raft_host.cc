@@ -183,6 +183,12 @@ std::future<Status> RaftHost::read_barrier() {
   return future;
 }
 
+Leadership RaftHost::leadership() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Leadership{status_.running, status_.role, status_.term,
+                    status_.applied_term, status_.leader};
+}
+
 HostStatus RaftHost::status() const {
   std::lock_guard<std::mutex> lock(mu_);
   return status_;

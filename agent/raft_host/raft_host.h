@@ -120,6 +120,20 @@ struct HostStatus {
   std::uint64_t snapshot_failures = 0;  // create_snapshot/compact failed
 };
 
+// Who leads, as of the last loop iteration: the few fields of HostStatus
+// that request paths ask about, without copying the maps.
+struct Leadership {
+  bool running = false;
+  raft::Role role = raft::Role::follower;
+  raft::Term term;
+  raft::Term applied_term;
+  raft::NodeId leader;
+
+  bool is_leader() const { return running && role == raft::Role::leader; }
+  // Leader, and has applied every entry of earlier terms.
+  bool leads_current() const { return is_leader() && applied_term == term; }
+};
+
 // Runs one RaftNode on its own thread: ticks it, feeds it the messages the
 // transport delivers, and carries out its Readys (agent/raft/README.md, "The
 // Ready contract"): persist snapshot (and restore the state machine from
@@ -223,6 +237,8 @@ class RaftHost {
 
   // A copy of the host's state as of the last loop iteration.
   HostStatus status() const;
+  // Its leadership fields only (cheap: for every request).
+  Leadership leadership() const;
 
  private:
   using Clock = std::chrono::steady_clock;
