@@ -185,19 +185,28 @@ void RaftHost::maybe_snapshot() {
     return;
   }
   if (metrics_.snapshots_created != nullptr) metrics_.snapshots_created->inc();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++status_.snapshots_created;
-  }
   logger().debug("snapshot taken",
                  {{"group", options_.group}, {"index", applied_.value()}});
-  if (!options_.compact_on_snapshot) return;
-  if (applied_.value() <= options_.snapshot_keep_entries) return;
-  const raft::LogIndex up_to(applied_.value() - options_.snapshot_keep_entries);
-  if (up_to <= storage.first_index() - 1) return;
-  s = storage.compact(up_to);
-  if (!s.ok())
-    failed("log compaction failed; retried at the next snapshot", s.error());
+  if (options_.compact_on_snapshot &&
+      applied_.value() > options_.snapshot_keep_entries) {
+    const raft::LogIndex up_to(applied_.value() -
+                               options_.snapshot_keep_entries);
+    if (up_to > storage.first_index() - 1) {
+      s = storage.compact(up_to);
+      if (!s.ok())
+        failed("log compaction failed; retried at the next snapshot",
+               s.error());
+    }
+  }
+  // The count moves together with the snapshot, first index and applied
+  // position it describes: a reader that sees the count sees them too.
+  std::lock_guard<std::mutex> lock(mu_);
+  ++status_.snapshots_created;
+  status_.applied = applied_;
+  status_.applied_term = applied_term_;
+  status_.applied_membership = applied_membership_;
+  status_.snapshot = storage.snapshot_meta();
+  status_.first_index = storage.first_index();
 }
 
 }  // namespace nw::raft_host
