@@ -8,6 +8,9 @@
 #include <thread>
 
 #include "agent/cluster/cluster.h"
+#include "agent/jobs/job_service.h"
+#include "agent/jobs/output_store.h"
+#include "agent/jobs/process_runner.h"
 #include "agent/metrics/process_collector.h"
 #include "agent/metrics/registry.h"
 #include "agent/options.h"
@@ -30,6 +33,7 @@ const log::Logger kLog("agent");
 struct Agent::Parts {
   std::optional<state::DataDir> data_dir;
   std::unique_ptr<state::StateDb> state;
+  std::unique_ptr<jobs::OutputStore> outputs;
   metrics::Registry registry;
   std::unique_ptr<metrics::ProcessCollector> process;
   service::ServiceManager services;
@@ -118,6 +122,14 @@ Status Agent::start() {
                       state::StateDb::open(p.data_dir->path_of("state.db")));
   NW_ASSIGN_OR_RETURN(std::int64_t starts,
                       state::record_start(*p.state, started_at_));
+  // Grandchildren of job runs whose parent died are reaped by the runner,
+  // not left as zombies.
+  if (Status s = jobs::enable_child_subreaper(); !s.ok()) {
+    kLog.warn("cannot become the reaper of job processes",
+              {{"error", s.error().message}});
+  }
+  p.outputs = std::make_unique<jobs::OutputStore>(*p.state,
+                                                  jobs::OutputStore::Limits{});
 
   p.process = std::make_unique<metrics::ProcessCollector>(p.registry);
   p.registry
@@ -203,9 +215,20 @@ Status Agent::start() {
     pm->on_message(from, group, payload);
   });
   partitions->add_routes(api->http());
+
+  jobs::JobServiceOptions jopts;
+  jopts.node_id = p.data_dir->node_id();
+  jopts.workers = config_.jobs.workers;
+  jopts.lease = config_.jobs.lease;
+  jopts.store = p.outputs.get();
+  jopts.db = p.state.get();
+  auto job_service =
+      std::make_unique<jobs::JobService>(jopts, *cluster, p.registry);
+  job_service->add_routes(api->http());
   p.services.add(std::move(api));
   p.services.add(std::move(cluster));
   p.services.add(std::move(partitions));
+  p.services.add(std::move(job_service));
   NW_RETURN_IF_ERROR(p.services.start_all());
   ready_ = true;
   kLog.info("started", {{"node", p.data_dir->node_id()},

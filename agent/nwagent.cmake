@@ -5,5 +5,5 @@ nw_add_library(agentcli SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/options.cc
 add_executable(nwagent ${CMAKE_CURRENT_SOURCE_DIR}/main.cc
                        ${CMAKE_CURRENT_SOURCE_DIR}/agent.cc)
 target_link_libraries(nwagent PRIVATE nw_settings nw::agentcli nw::server nw::cluster
-  nw::partition
+  nw::partition nw::job_service
   nw::state nw::metrics nw::service nw::config)

@@ -109,7 +109,21 @@ class ClusterState {
   // sorted by run id. Pointers valid until the next apply.
   std::vector<const RunRecord*> runs_of(std::string_view name) const;
   // Every run not finished (dispatched or running), sorted by run id.
+  // Indexed: costs the number of unfinished runs, not of all runs.
   std::vector<const RunRecord*> unfinished_runs() const;
+  // Goes up whenever a job is added, deleted, changed, paused or resumed
+  // (not when only its last_slot_ms moves). Not replicated: a local
+  // counter for the scheduler to notice job changes cheaply.
+  std::uint64_t jobs_version() const { return jobs_version_; }
+  // The runs that finished lately, for the scheduler's retries: each
+  // finish gets the next finished_seq(); finished_after(seq, &ids) appends
+  // the ids of the runs that finished after `seq` and returns true, or
+  // returns false when it no longer knows them all (more than
+  // kFinishedLogSize since, or a snapshot was restored): then the caller
+  // rescans runs(). Not replicated, like jobs_version().
+  std::uint64_t finished_seq() const { return finished_seq_; }
+  bool finished_after(std::uint64_t seq, std::vector<std::uint64_t>* ids) const;
+  static constexpr std::size_t kFinishedLogSize = 10000;
   // The missed slots of job `name`, oldest first; nullptr for no such job.
   const MissedSlots* missed(std::string_view name) const;
   // Every lock, expired ones included, sorted by name.
@@ -201,9 +215,17 @@ class ClusterState {
       run_keys_;
   // job -> its run ids, for every run in runs_ (no empty sets).
   std::map<std::string, std::set<std::uint64_t>> job_runs_;
+  std::set<std::uint64_t> unfinished_;  // ids of the unfinished runs_
+  std::uint64_t jobs_version_ = 0;
+  std::uint64_t finished_seq_ = 0;
+  // (finished_seq, run id), the last kFinishedLogSize finishes.
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> finished_log_;
   LockMap locks_;
   // Set by apply_one when it changed something; read by apply().
   bool changed_ = false;
 };
+
+// The next value of a process-wide counter behind jobs_version().
+std::uint64_t next_jobs_version();
 
 }  // namespace nw::controller

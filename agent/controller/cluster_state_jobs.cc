@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <atomic>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,6 +40,13 @@ std::string run_name(std::uint64_t run_id) {
 
 }  // namespace
 
+std::uint64_t next_jobs_version() {
+  // Process-wide, so a restored state never repeats a version a reader saw
+  // in the state it replaced.
+  static std::atomic<std::uint64_t> counter{0};
+  return ++counter;
+}
+
 const JobRecord* ClusterState::job(std::string_view name) const {
   auto it = jobs_.find(std::string(name));
   return it == jobs_.end() ? nullptr : &it->second;
@@ -60,10 +68,24 @@ std::vector<const RunRecord*> ClusterState::runs_of(
 
 std::vector<const RunRecord*> ClusterState::unfinished_runs() const {
   std::vector<const RunRecord*> out;
-  for (const auto& [id, r] : runs_) {
-    if (!r.finished()) out.push_back(&r);
-  }
+  out.reserve(unfinished_.size());
+  for (std::uint64_t id : unfinished_) out.push_back(&runs_.at(id));
   return out;
+}
+
+bool ClusterState::finished_after(std::uint64_t seq,
+                                  std::vector<std::uint64_t>* ids) const {
+  if (seq >= finished_seq_) return true;
+  if (finished_log_.empty() || finished_log_.front().first > seq + 1) {
+    return false;
+  }
+  for (auto it = finished_log_.rbegin();
+       it != finished_log_.rend() && it->first > seq; ++it) {
+    ids->push_back(it->second);
+  }
+  std::reverse(ids->end() - static_cast<std::ptrdiff_t>(finished_seq_ - seq),
+               ids->end());
+  return true;
 }
 
 const MissedSlots* ClusterState::missed(std::string_view name) const {
@@ -76,6 +98,7 @@ void ClusterState::insert_run(RunRecord run) {
   run_keys_.emplace(
       std::make_tuple(run.job, run.slot_ms, run.shard_index, run.attempt), id);
   job_runs_[run.job].insert(id);
+  if (!run.finished()) unfinished_.insert(id);
   runs_.emplace(id, std::move(run));
 }
 
@@ -87,6 +110,7 @@ void ClusterState::erase_run(std::uint64_t run_id) {
   auto ids = job_runs_.find(r.job);
   ids->second.erase(run_id);
   if (ids->second.empty()) job_runs_.erase(ids);
+  unfinished_.erase(run_id);
   runs_.erase(it);
 }
 
@@ -135,6 +159,7 @@ Status ClusterState::apply_one(const PutJob& c) {
     j.created_index = applied_index_;
     jobs_.emplace(c.name, std::move(j));
     missed_.emplace(c.name, MissedSlots{});
+    jobs_version_ = next_jobs_version();
     changed_ = true;
     return ok_status();
   }
@@ -145,6 +170,7 @@ Status ClusterState::apply_one(const PutJob& c) {
   j.spec_json = c.spec_json;
   j.enabled = spec->enabled;
   ++j.version;
+  jobs_version_ = next_jobs_version();
   changed_ = true;
   return ok_status();
 }
@@ -161,6 +187,7 @@ Status ClusterState::apply_one(const DeleteJob& c) {
     }
   }
   for (std::uint64_t id : finished) erase_run(id);
+  jobs_version_ = next_jobs_version();
   changed_ = true;
   return ok_status();
 }
@@ -172,6 +199,7 @@ Status ClusterState::apply_one(const SetJobEnabled& c) {
   }
   if (it->second.enabled != c.enabled) {
     it->second.enabled = c.enabled;
+    jobs_version_ = next_jobs_version();
     changed_ = true;
   }
   return ok_status();
@@ -200,7 +228,7 @@ Status ClusterState::apply_one(const CreateRun& c) {
     return rejected(Code::invalid_argument,
                     what + ": lease must end after now and within 7 days");
   }
-  if (!j.enabled) {
+  if (!j.enabled && !c.manual) {
     return rejected(Code::failed_precondition, what + ": the job is paused",
                     "resume it with `nwctl job resume`");
   }
@@ -221,7 +249,7 @@ Status ClusterState::apply_one(const CreateRun& c) {
   if (c.attempt == 1) {
     // A slot before the last scheduled one was run or missed already,
     // though its run may have been dropped from the history since.
-    if (j.last_slot_ms != 0 && c.slot_ms < j.last_slot_ms) {
+    if (!c.manual && j.last_slot_ms != 0 && c.slot_ms < j.last_slot_ms) {
       return rejected(Code::conflict, what + ": slots up to " +
                                           std::to_string(j.last_slot_ms) +
                                           " are already scheduled");
@@ -252,7 +280,8 @@ Status ClusterState::apply_one(const CreateRun& c) {
   r.state = RunRecord::State::dispatched;
   r.created_ms = c.now_ms;
   r.lease_until_ms = c.lease_until_ms;
-  j.last_slot_ms = std::max(j.last_slot_ms, c.slot_ms);
+  r.manual = c.manual;
+  if (!c.manual) j.last_slot_ms = std::max(j.last_slot_ms, c.slot_ms);
   insert_run(std::move(r));
   changed_ = true;
   return ok_status();
@@ -284,9 +313,14 @@ Status ClusterState::apply_one(const UpdateRun& c) {
   RunRecord updated = r;
   switch (c.state) {
     case State::dispatched:
-      return rejected(
-          Code::invalid_argument,
-          what + ": not a move from " + std::string(to_string(r.state)));
+      // A run waiting for a worker keeps its lease.
+      if (r.state != State::dispatched) {
+        return rejected(
+            Code::invalid_argument,
+            what + ": not a move from " + std::string(to_string(r.state)));
+      }
+      updated.lease_until_ms = c.lease_until_ms;
+      break;
     case State::running:
       if (r.state == State::dispatched) updated.started_ms = c.started_ms;
       updated.state = State::running;
@@ -296,11 +330,7 @@ Status ClusterState::apply_one(const UpdateRun& c) {
     case State::failed:
     case State::timed_out:
     case State::cancelled:
-      if (r.state != State::running) {
-        return rejected(Code::invalid_argument,
-                        what + ": the run is " +
-                            std::string(to_string(r.state)) + ", not running");
-      }
+      if (r.state == State::dispatched) updated.started_ms = c.started_ms;
       updated.state = c.state;
       updated.exit_code = c.exit_code;
       updated.reason = c.reason;
@@ -321,6 +351,9 @@ Status ClusterState::apply_one(const UpdateRun& c) {
   r = std::move(updated);
   changed_ = true;
   if (r.finished()) {
+    unfinished_.erase(c.run_id);
+    finished_log_.emplace_back(++finished_seq_, c.run_id);
+    if (finished_log_.size() > kFinishedLogSize) finished_log_.pop_front();
     // A deleted job keeps no history: its last runs go as they finish.
     std::string job = r.job;
     if (jobs_.count(job) == 0) {

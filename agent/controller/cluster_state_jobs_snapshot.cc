@@ -59,6 +59,7 @@ void ClusterState::snapshot_jobs(std::string* out) const {
     wire::put_i64(out, r.started_ms);
     wire::put_i64(out, r.ended_ms);
     wire::put_i64(out, r.lease_until_ms);
+    raft::put_u8(out, r.manual ? 1 : 0);
   }
   raft::put_u32(out, static_cast<std::uint32_t>(locks_.size()));
   for (const auto& [name, l] : locks_) {
@@ -70,6 +71,10 @@ void ClusterState::snapshot_jobs(std::string* out) const {
 }
 
 Status ClusterState::restore_jobs(raft::ByteReader* r) {
+  jobs_version_ = next_jobs_version();
+  // A restored state cannot say what finished before it: readers rescan.
+  finished_seq_ = next_jobs_version();
+  finished_log_.clear();
   const std::uint64_t applied = applied_index_.value();
   std::uint32_t count = 0;
   if (!r->u32(&count)) return corrupt("truncated in job count");
@@ -140,6 +145,10 @@ Status ClusterState::restore_jobs(raft::ByteReader* r) {
         !wire::read_i64(r, &run.lease_until_ms)) {
       return corrupt(where + "truncated");
     }
+    std::uint8_t manual = 0;
+    if (!r->u8(&manual)) return corrupt(where + "truncated");
+    if (manual > 1) return corrupt(where + "manual flag out of range");
+    run.manual = manual == 1;
     run.exit_code = static_cast<std::int32_t>(exit_code);
     if (run.run_id == 0 || run.run_id > applied ||
         run.fencing_token != run.run_id) {

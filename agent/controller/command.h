@@ -216,12 +216,14 @@ struct SetJobEnabled {
 
 // Records one run before the leader dispatches it: run_id and
 // fencing_token are the entry's log index; state dispatched; created_ms =
-// now_ms. Advances the job's last_slot_ms to slot_ms.
+// now_ms. Advances the job's last_slot_ms to slot_ms, unless `manual` (a
+// run asked for by hand: slot_ms is the time it was asked for; it may run
+// a paused job and does not touch last_slot_ms).
 // Rejections: not_found (job; agent not a registered node),
-// failed_precondition (job paused; agent has left; for attempt > 1, the
-// previous attempt of the same slot and shard is not a finished failed,
+// failed_precondition (job paused, unless manual; agent has left; for attempt >
+// 1, the previous attempt of the same slot and shard is not a finished failed,
 // timed_out or lost run), conflict (a run of the same job, slot, shard and
-// attempt exists; attempt 1 of a slot before last_slot_ms),
+// attempt exists; attempt 1 of a scheduled slot before last_slot_ms),
 // invalid_argument (attempt 0, shard_index >= shard_count, lease_until_ms
 // not in (now_ms, now_ms + kMaxLeaseMs]).
 struct CreateRun {
@@ -233,13 +235,18 @@ struct CreateRun {
   std::uint32_t shard_count = 1;
   std::int64_t lease_until_ms = 0;
   std::int64_t now_ms = 0;
+  bool manual = false;
   bool operator==(const CreateRun&) const = default;
 };
 
 // A runner's (or, for lost, the leader's) report on a run. Legal moves:
-// dispatched -> running (sets started_ms, lease_until_ms); running ->
-// running (renews: sets lease_until_ms only); running -> succeeded |
-// failed | timed_out | cancelled (sets exit_code, reason, ended_ms);
+// dispatched -> dispatched (a run waiting for a worker renews: sets
+// lease_until_ms only); dispatched -> running (sets started_ms,
+// lease_until_ms); running ->
+// running (renews: sets lease_until_ms only); dispatched | running ->
+// succeeded | failed | timed_out | cancelled (sets exit_code, reason,
+// ended_ms, and started_ms when still dispatched: a short run is reported
+// once, at its end, and a run cancelled before it started has 0);
 // dispatched | running -> lost (sets reason, ended_ms; only when ended_ms
 // >= the run's lease_until_ms, so a renewal committed first wins). Fields
 // a move does not set are ignored. When a run finishes, its job keeps

@@ -215,6 +215,7 @@ void encode_body(std::string* out, const CreateRun& c) {
   raft::put_u32(out, c.shard_count);
   wire::put_i64(out, c.lease_until_ms);
   wire::put_i64(out, c.now_ms);
+  raft::put_u8(out, c.manual ? 1 : 0);
 }
 
 void encode_body(std::string* out, const UpdateRun& c) {
@@ -477,6 +478,10 @@ bool decode_body(raft::ByteReader* r, CreateRun* c, std::string* why) {
   if (!wire::read_i64(r, &c->now_ms)) {
     return (*why = "truncated in now", false);
   }
+  std::uint8_t manual = 0;
+  if (!r->u8(&manual)) return (*why = "truncated in manual", false);
+  if (manual > 1) return (*why = "manual flag out of range", false);
+  c->manual = manual == 1;
   return true;
 }
 

@@ -75,6 +75,9 @@ struct RunRecord {
   // The agent must renew before this (ms); after it the leader may mark
   // the run lost.
   std::int64_t lease_until_ms = 0;
+  // Started by hand (`nwctl job run`), not by the schedule: slot_ms is the
+  // time it was asked for, and it does not move the job's last_slot_ms.
+  bool manual = false;
 
   bool finished() const {
     return state != State::dispatched && state != State::running;
@@ -114,7 +117,7 @@ using LockMap = std::map<std::string, LockRecord>;
 inline constexpr std::size_t kMaxMissedPerJob = 1000;
 // Finished runs kept per job (the oldest go first; unfinished runs are
 // never dropped). Older history lives in the agents' SQLite.
-inline constexpr std::size_t kMaxFinishedRunsPerJob = 100;
+inline constexpr std::size_t kMaxFinishedRunsPerJob = 50;
 // Longest lock ttl, and longest run lease from now (7 days).
 inline constexpr std::int64_t kMaxLeaseMs = 7LL * 24 * 3600 * 1000;
 // Longest free-text field (missed reason, run reason, holder).

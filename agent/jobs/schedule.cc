@@ -416,9 +416,11 @@ std::optional<WallTime> Schedule::next_after(WallTime t) const {
   if (kind_ == Kind::every) {
     const std::int64_t p =
         std::chrono::duration_cast<std::chrono::nanoseconds>(every_).count();
-    const std::int64_t k = floor_div(nanos(t), p) + 1;
-    if (k > INT64_MAX / p) return std::nullopt;
-    return from_nanos(k * p);
+    const std::int64_t ph =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(phase_).count();
+    const std::int64_t k = floor_div(nanos(t) - ph, p) + 1;
+    if (k > (INT64_MAX - ph) / p) return std::nullopt;
+    return from_nanos(k * p + ph);
   }
   const std::int64_t ts =
       std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
@@ -437,6 +439,22 @@ std::optional<WallTime> Schedule::next_after(WallTime t) const {
     local = *m + 1;
   }
   return std::nullopt;
+}
+
+Schedule Schedule::spread_by(std::string_view key) const {
+  Schedule out = *this;
+  if (kind_ != Kind::every) return out;
+  // FNV-1a: stable across builds and machines, unlike std::hash.
+  std::uint64_t h = 1469598103934665603ULL;
+  for (char c : key) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(every_).count();
+  out.phase_ = std::chrono::milliseconds(
+      static_cast<std::int64_t>(h % static_cast<std::uint64_t>(ms)));
+  return out;
 }
 
 std::vector<WallTime> Schedule::slots_between(WallTime from, WallTime to,

@@ -43,8 +43,9 @@ namespace nw::jobs {
 // at most once and several slots inside one gap fire together, once.
 //
 // "@every d" counts absolute (UTC) time, ignoring the zone: it fires at the
-// instants that are whole multiples of d since the Unix epoch, so every
-// controller computes the same slots whenever it starts.
+// instants that are whole multiples of d since the Unix epoch (plus the
+// phase spread_by() adds), so every controller computes the same slots
+// whenever it starts.
 //
 // Lifecycle: a value type, immutable after parse(); safe to share between
 // threads. It holds its TimeZone by shared_ptr.
@@ -79,6 +80,14 @@ class Schedule {
   const TimeZone& time_zone() const { return *zone_; }
   // The interval of an "@every" schedule; zero for cron.
   Duration every() const { return every_; }
+  // For "@every d": the same schedule shifted by a phase in [0, d) (whole
+  // milliseconds) derived from `key` by a fixed hash, so the jobs that
+  // share an interval start at different instants instead of all at once,
+  // and every controller computes the same slots for the same key. The
+  // scheduler passes the job name. Cron schedules are returned unchanged.
+  Schedule spread_by(std::string_view key) const;
+  // The phase spread_by() chose; zero otherwise.
+  Duration phase() const { return phase_; }
 
  private:
   // Bit v set: value v selected.
@@ -102,6 +111,7 @@ class Schedule {
   Kind kind_ = Kind::cron;
   Fields f_;
   Duration every_{0};
+  Duration phase_{0};
   std::shared_ptr<const TimeZone> zone_;
 };
 

@@ -73,6 +73,17 @@ struct RaftConfig {
   bool operator==(const RaftConfig&) const = default;
 };
 
+// The job runner of this agent ([jobs]).
+struct JobsConfig {
+  // Runs executed at once; more wait, highest priority first.
+  int workers = 4;  // 1..1024
+  // How long a run may go without a renewal from its agent before the
+  // leader marks it lost; renewed every third of it.
+  Duration lease = std::chrono::seconds(30);  // 3s..1h
+
+  bool operator==(const JobsConfig&) const = default;
+};
+
 // What one nwagent process runs with: defaults, then the config file, then
 // flags (each source overrides only the keys it names), then validate().
 struct AgentConfig {
@@ -85,6 +96,7 @@ struct AgentConfig {
   PeerConfig peer;
   ClusterConfig cluster;
   RaftConfig raft;
+  JobsConfig jobs;
   // How long in-flight work may take on SIGTERM.
   Duration shutdown_timeout = std::chrono::seconds(10);
 

@@ -482,6 +482,49 @@ std::vector<KeyOps> make_table() {
       },
       nullptr});
   t.push_back(KeyOps{
+      {"jobs.workers",
+       "jobs-workers",
+       {},
+       "integer",
+       "4",
+       "Job runs this agent executes at once; runs dispatched beyond it "
+       "wait, the highest priority first.",
+       false},
+      TomlKind::integer,
+      [](AgentConfig& c, std::string_view v) -> Status {
+        NW_ASSIGN_OR_RETURN(std::int64_t n, parse_integer(v));
+        if (n < 1 || n > 1024) {
+          return Status(
+              bad("expected an integer from 1 to 1024, got " + std::string(v)));
+        }
+        c.jobs.workers = static_cast<int>(n);
+        return ok_status();
+      },
+      [](const AgentConfig& c) { return std::to_string(c.jobs.workers); },
+      nullptr});
+  t.push_back(KeyOps{
+      {"jobs.lease",
+       "jobs-lease",
+       {},
+       "duration",
+       "30s",
+       "How long a job run may go unrenewed by its agent before the leader "
+       "marks it lost and retries it elsewhere; renewed every third of it.",
+       false},
+      TomlKind::string,
+      [](AgentConfig& c, std::string_view v) -> Status {
+        return as_config_error(set_duration(c.jobs.lease, v));
+      },
+      [](const AgentConfig& c) { return format_duration(c.jobs.lease); },
+      [](const AgentConfig& c) {
+        if (c.jobs.lease >= std::chrono::seconds(3) &&
+            c.jobs.lease <= std::chrono::hours(1)) {
+          return ok_status();
+        }
+        return Status(bad("expected a duration from 3s to 1h, got " +
+                          format_duration(c.jobs.lease)));
+      }});
+  t.push_back(KeyOps{
       {"shutdown_timeout",
        "shutdown-timeout",
        {},

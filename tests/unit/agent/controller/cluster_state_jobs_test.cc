@@ -255,12 +255,13 @@ TEST_SUITE("controller.cluster_state") {
     CHECK(expect_rejected(&s, stale, Code::failed_precondition)
               .find("stale fencing token") != std::string::npos);
     expect_rejected(&s, start(id + 100, 1), Code::not_found);
-    // dispatched -> succeeded skips running: refused.
-    expect_rejected(&s, finish(id, State::succeeded, 0, 1002),
-                    Code::invalid_argument);
+    // A queued run renews its lease and stays dispatched.
+    ok(&s, UpdateRun{id, id, State::dispatched, 0, "", 0, 0, 35'000});
+    CHECK(s.run(id)->state == State::dispatched);
+    CHECK(s.run(id)->lease_until_ms == 35'000);
+    ok(&s, start(id, 1001));
     expect_rejected(&s, UpdateRun{id, id, State::dispatched, 0, "", 0, 0, 0},
                     Code::invalid_argument);
-    ok(&s, start(id, 1001));
     CHECK(s.run(id)->state == State::running);
     CHECK(s.run(id)->started_ms == 1001);
     CHECK(s.run(id)->lease_until_ms == 31'001);
@@ -319,11 +320,68 @@ TEST_SUITE("controller.cluster_state") {
     CHECK(s.run(third)->state == State::dispatched);
   }
 
-  TEST_CASE("update_run.keeps_the_last_100_finished_runs") {
+  TEST_CASE("update_run.a_short_run_is_reported_once_at_its_end") {
+    ClusterState s = with_job();
+    const std::uint64_t id = create(&s, 1000);
+    UpdateRun done = finish(id, State::succeeded, 0, 1002);
+    done.started_ms = 1001;
+    ok(&s, done);
+    CHECK(s.run(id)->state == State::succeeded);
+    CHECK(s.run(id)->started_ms == 1001);
+    CHECK(s.run(id)->ended_ms == 1002);
+    CHECK(s.unfinished_runs().empty());
+    // A run cancelled while it waited for a worker never started.
+    const std::uint64_t waiting = create(&s, 2000);
+    CHECK(s.unfinished_runs().size() == 1);
+    ok(&s, finish(waiting, State::cancelled, 0, 2001));
+    CHECK(s.run(waiting)->started_ms == 0);
+    CHECK(s.unfinished_runs().empty());
+  }
+
+  TEST_CASE("create_run.manual_runs_leave_the_schedule_alone") {
+    ClusterState s = with_job();
+    ok(&s, CreateRun{"report", 5000, 1, "a", 0, 1, 40'000, 5000});
+    // By hand, at a time before the last scheduled slot: accepted, and
+    // last_slot_ms stays.
+    CreateRun manual{"report", 4000, 1, "a", 0, 1, 40'000, 4000};
+    manual.manual = true;
+    ok(&s, manual);
+    CHECK(s.job("report")->last_slot_ms == 5000);
+    const RunRecord* r = s.run(s.applied_index().value());
+    REQUIRE(r != nullptr);
+    CHECK(r->manual);
+    // A paused job runs by hand, not by schedule.
+    ok(&s, SetJobEnabled{"report", false});
+    expect_rejected(&s, CreateRun{"report", 9000, 1, "a", 0, 1, 40'000, 9000},
+                    Code::failed_precondition);
+    manual.slot_ms = 9000;
+    ok(&s, manual);
+    // The flag survives a snapshot.
+    auto back = ClusterState::restore(s.snapshot());
+    REQUIRE(back.ok());
+    CHECK(back->run(r->run_id)->manual);
+    CHECK(back->unfinished_runs().size() == s.unfinished_runs().size());
+  }
+
+  TEST_CASE("jobs_version.moves_with_job_changes_only") {
+    ClusterState s = with_job();
+    const std::uint64_t v0 = s.jobs_version();
+    CHECK(v0 != 0);
+    ok(&s, CreateRun{"report", 5000, 1, "a", 0, 1, 40'000, 5000});
+    CHECK(s.jobs_version() == v0);
+    ok(&s, SetJobEnabled{"report", false});
+    const std::uint64_t v1 = s.jobs_version();
+    CHECK(v1 != v0);
+    auto back = ClusterState::restore(s.snapshot());
+    REQUIRE(back.ok());
+    CHECK(back->jobs_version() != v1);
+  }
+
+  TEST_CASE("update_run.keeps_the_last_50_finished_runs") {
     ClusterState s = with_job();
     const std::uint64_t open = create(&s, 1);  // never finishes
     std::vector<std::uint64_t> ids;
-    for (int i = 0; i < 105; ++i) {
+    for (int i = 0; i < static_cast<int>(kMaxFinishedRunsPerJob) + 5; ++i) {
       const std::uint64_t id = create(&s, 1000 + i);
       ok(&s, start(id, 1));
       ok(&s, finish(id, State::succeeded, 0, 2));

@@ -97,6 +97,28 @@ TEST_SUITE("jobs.schedule") {
     CHECK(must_parse("@every 1d").to_string() == "@every 1d");
     CHECK(must_parse("@every 1s").every() == std::chrono::seconds(1));
   }
+  TEST_CASE("every.spread_by_shifts_by_a_stable_phase") {
+    const Schedule plain = must_parse("@every 10s");
+    const Schedule a = plain.spread_by("job-a");
+    const Schedule b = plain.spread_by("job-b");
+    CHECK(plain.phase() == Duration(0));
+    CHECK(a.phase() >= Duration(0));
+    CHECK(a.phase() < std::chrono::seconds(10));
+    CHECK(a.phase() != b.phase());
+    // Same key, same phase: another controller computes the same slots.
+    CHECK(plain.spread_by("job-a").phase() == a.phase());
+    // Slots stay 10 s apart, at the phase past each multiple of 10 s.
+    const WallTime t0(std::chrono::seconds(1'700'000'000));
+    const WallTime first = *a.next_after(t0);
+    CHECK(first > t0);
+    CHECK(first - t0 <= std::chrono::seconds(10));
+    CHECK((first.time_since_epoch() - a.phase()) % std::chrono::seconds(10) ==
+          Duration(0));
+    CHECK(*a.next_after(first) - first == std::chrono::seconds(10));
+    // Cron is left alone.
+    CHECK(must_parse("0 * * * * *").spread_by("x").phase() == Duration(0));
+  }
+
   TEST_CASE("parse.errors_say_what_and_where") {
     const std::pair<const char*, const char*> cases[] = {
         {"0 61 * * * *", "field 2 (minute): 61 is out of range 0-59"},

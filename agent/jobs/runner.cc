@@ -1,0 +1,471 @@
+// JobService's runner: on every agent, runs the runs dispatched to it.
+#include <signal.h>
+#include <string.h>
+
+#include "agent/cluster/cluster.h"
+#include "agent/controller/cluster_state.h"
+#include "agent/jobs/job_service_internal.h"
+#include "agent/state/state_db.h"
+#include "common/config/job_codec.h"
+
+namespace nw::jobs {
+namespace {
+
+using controller::RunRecord;
+using State = controller::RunRecord::State;
+
+constexpr auto kWatchWait = std::chrono::milliseconds(100);
+constexpr auto kReportTimeout = std::chrono::seconds(10);
+
+std::int64_t ms_of(WallTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             t.time_since_epoch())
+      .count();
+}
+
+std::int64_t to_ms(Duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+std::string signal_name(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev != nullptr ? "SIG" + std::string(abbrev)
+                           : "signal " + std::to_string(sig);
+}
+
+// The final report of a run from how its process ended.
+controller::UpdateRun final_update(const RunRecord& run, const RunResult& res,
+                                   const std::string& cancel_reason,
+                                   Duration timeout) {
+  controller::UpdateRun u;
+  u.run_id = run.run_id;
+  u.fencing_token = run.fencing_token;
+  u.started_ms = res.pgid != 0 ? ms_of(res.started_at) : 0;
+  u.ended_ms = ms_of(res.ended_at);
+  if (res.exit_code) {
+    u.exit_code = *res.exit_code;
+  } else if (res.signal) {
+    u.exit_code = 128 + *res.signal;
+  }
+  auto how = [&] {
+    if (res.exit_code)
+      return "exited with status " + std::to_string(*res.exit_code);
+    if (res.signal) return "killed by " + signal_name(*res.signal);
+    return std::string("ended");
+  };
+  switch (res.reason) {
+    case EndReason::exited:
+      u.state = res.succeeded() ? State::succeeded : State::failed;
+      u.reason = how();
+      break;
+    case EndReason::timed_out:
+      u.state = State::timed_out;
+      u.reason = "timed out after " + format_duration(timeout) +
+                 "; the process tree was killed (" + how() + ")";
+      break;
+    case EndReason::cancelled:
+      u.state = State::cancelled;
+      u.reason = cancel_reason.empty() ? "cancelled" : cancel_reason;
+      if (res.pgid != 0) u.reason += " (" + how() + ")";
+      break;
+    case EndReason::failed_to_start:
+      u.state = State::failed;
+      // As a shell would: 127 not found, 126 not executable.
+      u.exit_code = 1;
+      if (res.error && res.error->code == Code::not_found) u.exit_code = 127;
+      if (res.error && res.error->code == Code::permission_denied) {
+        u.exit_code = 126;
+      }
+      u.reason = "could not start: " +
+                 (res.error ? res.error->message : std::string("unknown"));
+      break;
+  }
+  if (u.reason.size() > controller::kMaxReasonBytes) {
+    u.reason.resize(controller::kMaxReasonBytes);
+  }
+  return u;
+}
+
+RunSpec run_spec(const config::JobSpec& spec, Duration kill_grace) {
+  RunSpec rs;
+  if (!spec.shell.empty()) {
+    rs.shell = spec.shell;
+  } else {
+    rs.argv = spec.command;
+  }
+  rs.env = spec.env;
+  rs.workdir = spec.workdir;
+  rs.timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(spec.timeout);
+  rs.kill_grace =
+      std::chrono::duration_cast<std::chrono::milliseconds>(kill_grace);
+  rs.output_limit = static_cast<std::size_t>(spec.output_limit);
+  return rs;
+}
+
+}  // namespace
+
+void JobService::watcher_loop() {
+  // Runs this agent started before it stopped and never reported: their
+  // outcome is unknown, and starting them again could run a slot twice.
+  recover_started();
+  std::uint64_t seen = 0;
+  while (!stopping_) {
+    watch_dispatched();
+    renew_leases();
+    seen = cluster_.wait_for_change(seen, kWatchWait);
+  }
+}
+
+void JobService::recover_started() {
+  auto rows = options_.db->query("SELECT run_id, started_ms FROM run_started");
+  if (!rows.ok()) {
+    jobs_log().error("cannot read run_started",
+                     {{"error", rows.error().message}});
+    return;
+  }
+  for (const state::Row& row : *rows) {
+    const auto id = static_cast<std::uint64_t>(std::get<std::int64_t>(row[0]));
+    const std::int64_t started = std::get<std::int64_t>(row[1]);
+    std::optional<RunRecord> run;
+    cluster_.read([&](const controller::ClusterState& state) {
+      if (const RunRecord* r = state.run(id)) run = *r;
+    });
+    {
+      std::lock_guard lock(run_mu_);
+      done_.insert(id);  // never picked up again
+    }
+    if (run && !run->finished()) {
+      controller::UpdateRun u;
+      u.run_id = id;
+      u.fencing_token = run->fencing_token;
+      u.state = State::failed;
+      u.exit_code = 1;
+      u.started_ms = started;
+      u.ended_ms = now_ms();
+      u.reason =
+          "the agent stopped while the run was going; its outcome is unknown";
+      jobs_log().warn("run interrupted by an agent restart",
+                      {{"run", id}, {"job", run->job}});
+      report(u);
+    }
+    (void)options_.db->exec("DELETE FROM run_started WHERE run_id = ?",
+                            {static_cast<std::int64_t>(id)});
+  }
+}
+
+void JobService::watch_dispatched() {
+  struct Orphan {
+    RunRecord run;
+    std::string reason;
+  };
+  std::vector<Orphan> orphans;  // dispatched here, job gone
+  std::vector<std::uint64_t> revoked;
+  std::size_t queued = 0;
+  cluster_.read([&](const controller::ClusterState& state) {
+    std::lock_guard lock(run_mu_);
+    for (const RunRecord* r : state.unfinished_runs()) {
+      if (r->agent != options_.node_id || r->state != State::dispatched) {
+        continue;
+      }
+      if (active_.count(r->run_id) != 0 || done_.count(r->run_id) != 0) {
+        continue;
+      }
+      const controller::JobRecord* j = state.job(r->job);
+      Result<config::JobSpec> spec =
+          j != nullptr
+              ? config::decode_job(j->spec_json)
+              : Result<config::JobSpec>(
+                    Error(Code::not_found, "the job was deleted", {}, "jobs"));
+      if (!spec.ok()) {
+        done_.insert(r->run_id);
+        orphans.push_back(Orphan{*r, spec.error().message});
+        continue;
+      }
+      auto a = std::make_unique<Active>();
+      a->run = *r;
+      a->spec = std::move(*spec);
+      a->output = std::make_shared<LiveOutput>(
+          static_cast<std::size_t>(a->spec.output_limit));
+      a->next_renewal = mono_now() + options_.lease / 3;
+      queue_.insert(QueueItem{a->spec.priority, r->slot_ms, r->run_id});
+      active_.emplace(r->run_id, std::move(a));
+      ++queued;
+    }
+    // Runs this agent holds that the cluster finished meanwhile (lost,
+    // or the job was deleted and its run dropped): their fencing token is
+    // no longer good, so they stop.
+    for (auto& [id, a] : active_) {
+      const RunRecord* r = state.run(id);
+      if (r != nullptr && !r->finished()) continue;
+      if (!a->cancel_requested) {
+        a->cancel_requested = true;
+        a->cancel_reason = "the cluster no longer assigns this run here";
+        revoked.push_back(id);
+        if (a->runner) a->runner->cancel();
+      }
+    }
+    for (auto it = done_.begin(); it != done_.end();) {
+      const RunRecord* r = state.run(*it);
+      it = (r == nullptr || r->finished()) ? done_.erase(it) : std::next(it);
+    }
+    metrics_->queued.set(static_cast<double>(queue_.size()));
+  });
+  if (queued > 0 || !revoked.empty()) run_cv_.notify_all();
+  for (const Orphan& o : orphans) {
+    controller::UpdateRun u;
+    u.run_id = o.run.run_id;
+    u.fencing_token = o.run.fencing_token;
+    u.state = State::cancelled;
+    u.ended_ms = now_ms();
+    u.reason = "not started: " + o.reason;
+    post([this, u] { report(u); });
+  }
+  for (std::uint64_t id : revoked) {
+    jobs_log().warn("run revoked by the cluster; stopping it", {{"run", id}});
+  }
+}
+
+void JobService::renew_leases() {
+  const MonoTime now = mono_now();
+  std::vector<controller::UpdateRun> sends;
+  {
+    std::lock_guard lock(run_mu_);
+    for (auto& [id, a] : active_) {
+      if (a->renewing || a->cancel_requested || a->finishing) continue;
+      controller::UpdateRun u;
+      u.run_id = id;
+      u.fencing_token = a->run.fencing_token;
+      if (a->started && !a->reported_running &&
+          now - a->started_mono >= options_.report_running_after) {
+        u.state = State::running;
+        u.started_ms = a->started_ms;
+      } else if (now >= a->next_renewal) {
+        u.state = a->reported_running ? State::running : State::dispatched;
+      } else {
+        continue;
+      }
+      u.lease_until_ms = now_ms() + to_ms(options_.lease);
+      a->renewing = true;
+      sends.push_back(u);
+    }
+  }
+  for (const controller::UpdateRun& u : sends) {
+    post([this, u] {
+      const bool ok = report(u);
+      std::lock_guard lock(run_mu_);
+      auto it = active_.find(u.run_id);
+      if (it == active_.end()) return;
+      Active& a = *it->second;
+      a.renewing = false;
+      if (ok) {
+        if (u.state == State::running) a.reported_running = true;
+        a.next_renewal = mono_now() + options_.lease / 3;
+      } else if (!a.cancel_requested && !a.finishing) {
+        // Refused: the run is not ours any more.
+        a.cancel_requested = true;
+        a.cancel_reason = "the lease was lost";
+        if (a.runner) a.runner->cancel();
+        run_cv_.notify_all();
+      }
+    });
+  }
+}
+
+void JobService::worker_loop() {
+  while (true) {
+    std::uint64_t id = 0;
+    {
+      std::unique_lock lock(run_mu_);
+      run_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      id = queue_.begin()->run_id;
+      queue_.erase(queue_.begin());
+      metrics_->queued.set(static_cast<double>(queue_.size()));
+    }
+    execute(id);
+  }
+}
+
+void JobService::execute(std::uint64_t run_id) {
+  RunRecord run;
+  config::JobSpec spec;
+  std::shared_ptr<LiveOutput> output;
+  bool cancelled = false;
+  std::string cancel_reason;
+  {
+    std::lock_guard lock(run_mu_);
+    auto it = active_.find(run_id);
+    if (it == active_.end()) return;
+    Active& a = *it->second;
+    run = a.run;
+    spec = a.spec;
+    output = a.output;
+    cancelled = a.cancel_requested;
+    cancel_reason = a.cancel_reason;
+  }
+  auto forget = [&] {
+    output->finish();
+    std::lock_guard lock(run_mu_);
+    active_.erase(run_id);
+    done_.insert(run_id);
+  };
+  if (cancelled) {
+    controller::UpdateRun u;
+    u.run_id = run_id;
+    u.fencing_token = run.fencing_token;
+    u.state = State::cancelled;
+    u.ended_ms = now_ms();
+    u.reason =
+        cancel_reason.empty() ? "cancelled before it started" : cancel_reason;
+    report(u);
+    forget();
+    return;
+  }
+
+  RunIdentity who;
+  who.job = run.job;
+  who.run_id = std::to_string(run_id);
+  who.slot = format_ms(run.slot_ms);
+  who.shard_index = run.shard_index;
+  who.shard_count = run.shard_count;
+  auto runner = std::make_unique<ProcessRunner>(
+      run_spec(spec, options_.kill_grace), who,
+      [output](std::string_view chunk) { output->append(chunk); });
+  const std::int64_t started_ms = now_ms();
+  // Recorded before the process starts: after a crash this run is
+  // reported, never started again.
+  if (Status s = options_.db->exec(
+          "INSERT OR REPLACE INTO run_started(run_id, job, started_ms) "
+          "VALUES (?, ?, ?)",
+          {static_cast<std::int64_t>(run_id), run.job, started_ms});
+      !s.ok()) {
+    jobs_log().error("cannot record a run start; not starting it",
+                     {{"run", run_id}, {"error", s.error().message}});
+    controller::UpdateRun u;
+    u.run_id = run_id;
+    u.fencing_token = run.fencing_token;
+    u.state = State::failed;
+    u.exit_code = 1;
+    u.ended_ms = now_ms();
+    u.reason = "not started: the agent's state.db failed: " + s.error().message;
+    report(u);
+    forget();
+    return;
+  }
+  {
+    std::lock_guard lock(run_mu_);
+    Active& a = *active_.at(run_id);
+    a.runner = std::move(runner);
+    a.started = true;
+    a.started_ms = started_ms;
+    a.started_mono = mono_now();
+    if (a.cancel_requested) a.runner->cancel();
+  }
+  metrics_->running.inc();
+  if (!run.manual && run.attempt == 1) {
+    metrics_->lateness.observe(static_cast<double>(std::max<std::int64_t>(
+                                   0, started_ms - run.slot_ms)) /
+                               1000.0);
+  }
+  ProcessRunner* pr = nullptr;
+  {
+    std::lock_guard lock(run_mu_);
+    pr = active_.at(run_id)->runner.get();
+  }
+  Result<RunResult> res = pr->run();
+  metrics_->running.dec();
+  std::string why;
+  {
+    std::lock_guard lock(run_mu_);
+    Active& a = *active_.at(run_id);
+    a.finishing = true;
+    why = a.cancel_reason;
+  }
+  controller::UpdateRun u;
+  if (!res.ok()) {
+    u.run_id = run_id;
+    u.fencing_token = run.fencing_token;
+    u.state = State::failed;
+    u.exit_code = 1;
+    u.started_ms = started_ms;
+    u.ended_ms = now_ms();
+    u.reason = "could not run: " + res.error().message;
+  } else {
+    u = final_update(run, *res, why, spec.timeout);
+    if (u.started_ms == 0 && res->reason != EndReason::failed_to_start) {
+      u.started_ms = started_ms;
+    }
+    // The output is stored before the end is reported, so whoever sees
+    // the run finished can read all of it.
+    if (Status s = options_.store->put(
+            stored_output(run_id, run.job, res->output, res->ended_at));
+        !s.ok()) {
+      jobs_log().error("cannot store a run's output",
+                       {{"run", run_id}, {"error", s.error().message}});
+    }
+  }
+  if (u.started_ms == 0) u.started_ms = started_ms;
+  metrics_->finished.with({to_string(u.state)}).inc();
+  report(u);
+  (void)options_.db->exec("DELETE FROM run_started WHERE run_id = ?",
+                          {static_cast<std::int64_t>(run_id)});
+  forget();
+}
+
+bool JobService::report(const controller::UpdateRun& u) {
+  // Until the lease would pass anyway: unavailable (no leader for a
+  // moment) is retried; a refusal means the run is not ours any more.
+  const MonoTime deadline = mono_now() + options_.lease;
+  Duration backoff = std::chrono::milliseconds(50);
+  while (true) {
+    Status s = cluster_.propose(u, kReportTimeout);
+    if (s.ok()) return true;
+    const Code c = s.error().code;
+    if (c != Code::unavailable && c != Code::timeout) {
+      jobs_log().warn("run report refused; dropping the run",
+                      {{"run", u.run_id},
+                       {"state", std::string(to_string(u.state))},
+                       {"error", s.error().message}});
+      return false;
+    }
+    if (mono_now() + backoff > deadline || stopping_) {
+      jobs_log().warn("run report not delivered",
+                      {{"run", u.run_id}, {"error", s.error().message}});
+      return false;
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min<Duration>(backoff * 2, std::chrono::seconds(1));
+  }
+}
+
+Status JobService::kill_local(std::uint64_t run_id, const std::string& why) {
+  std::lock_guard lock(run_mu_);
+  auto it = active_.find(run_id);
+  if (it == active_.end()) {
+    return Error(Code::not_found,
+                 "run " + std::to_string(run_id) + " is not running on " +
+                     options_.node_id,
+                 {}, "jobs");
+  }
+  Active& a = *it->second;
+  if (!a.cancel_requested) {
+    a.cancel_requested = true;
+    a.cancel_reason = why;
+  }
+  if (a.runner) {
+    a.runner->cancel();
+    return ok_status();
+  }
+  // Still queued: it ends now, without waiting for a worker.
+  for (auto q = queue_.begin(); q != queue_.end(); ++q) {
+    if (q->run_id == run_id) {
+      queue_.erase(q);
+      post([this, run_id] { execute(run_id); });
+      break;
+    }
+  }
+  return ok_status();
+}
+
+}  // namespace nw::jobs
