@@ -34,6 +34,11 @@ struct ClusterMember {
   bool leader = false;
   std::optional<std::uint64_t> match_index;
   std::optional<std::uint64_t> lag;
+  // How far its wall clock is ahead of the leader's (negative: behind) and
+  // the round trip of that measurement; measured by the leader only, so
+  // absent (null) when not measured yet and in a follower's stale answer.
+  std::optional<std::int64_t> clock_offset_ms;
+  std::optional<std::int64_t> clock_rtt_ms;
   std::map<std::string, std::string> labels;
 };
 
@@ -58,6 +63,8 @@ Result<ClusterMember> cluster_member_from_json(std::string_view body);
 // term, commit and applied index, the agent that answered), a blank line,
 // then one row per member with "*" in the first column for the leader.
 std::string render_cluster_status(const ClusterStatus& status);
+// The CLOCK column: "+3ms", "-120ms", "0ms"; "-" when unknown.
+std::string clock_offset_text(const std::optional<std::int64_t>& offset_ms);
 // `nwctl cluster label` as a table: the member's fields, one per line.
 std::string render_cluster_member(const ClusterMember& member);
 

@@ -45,6 +45,20 @@ Status read_optional_u64(const nlohmann::json& j, std::string_view key,
   return ok_status();
 }
 
+// Reads an optional signed integer, telling absent (or null) from 0.
+Status read_optional_i64(const nlohmann::json& j, std::string_view key,
+                         const std::string& what,
+                         std::optional<std::int64_t>& out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return ok_status();
+  if (!it->is_number_integer()) {
+    return invalid(what + ": field \"" + std::string(key) +
+                   "\": expected an integer, got " + it->type_name());
+  }
+  out = it->get<std::int64_t>();
+  return ok_status();
+}
+
 Status read_labels(const nlohmann::json& j, const std::string& what,
                    std::map<std::string, std::string>& out) {
   auto it = j.find("labels");
@@ -80,6 +94,10 @@ Result<ClusterMember> member_from_value(const nlohmann::json& j,
   NW_RETURN_IF_ERROR(r.status());
   NW_RETURN_IF_ERROR(read_optional_u64(j, "match_index", what, m.match_index));
   NW_RETURN_IF_ERROR(read_optional_u64(j, "lag", what, m.lag));
+  NW_RETURN_IF_ERROR(
+      read_optional_i64(j, "clock_offset_ms", what, m.clock_offset_ms));
+  NW_RETURN_IF_ERROR(
+      read_optional_i64(j, "clock_rtt_ms", what, m.clock_rtt_ms));
   NW_RETURN_IF_ERROR(read_labels(j, what, m.labels));
   return m;
 }
@@ -165,15 +183,22 @@ std::string render_cluster_status(const ClusterStatus& s) {
   });
   out += "\n";
   // The first column marks the leader; it is blank for the others.
-  Table t({"", "ID", "API", "PEER", "ROLE", "STATE", "MATCH", "LAG", "LABELS"});
+  Table t({"", "ID", "API", "PEER", "ROLE", "STATE", "MATCH", "LAG", "CLOCK",
+           "LABELS"});
   for (const ClusterMember& m : s.members) {
     bool is_leader = m.leader || (!s.leader.empty() && m.id == s.leader);
     t.add({is_leader ? "*" : "", m.id, m.api_addr, m.peer_addr, m.role, m.state,
            optional_number(m.match_index), optional_number(m.lag),
-           labels_text(m.labels)});
+           clock_offset_text(m.clock_offset_ms), labels_text(m.labels)});
   }
   out += t.render();
   return out;
+}
+
+std::string clock_offset_text(const std::optional<std::int64_t>& offset_ms) {
+  if (!offset_ms) return "-";
+  if (*offset_ms > 0) return "+" + std::to_string(*offset_ms) + "ms";
+  return std::to_string(*offset_ms) + "ms";
 }
 
 std::string render_cluster_member(const ClusterMember& m) {

@@ -33,6 +33,8 @@ packages=(
   libssl-dev zlib1g-dev libbrotli-dev doctest-dev
   # servers and tools the tests and benchmarks drive
   redis-server hyperfine procps wrk curl python3
+  # libfaketime: cluster_test runs an agent with its wall clock shifted
+  faketime
   # shells whose completion scripts the tests load
   bash zsh fish
   # IANA time zones for job schedules (agent/jobs reads /usr/share/zoneinfo)

@@ -115,6 +115,10 @@ Status Cluster::start() {
                 }()},
                {"bootstrap_expect", options_.bootstrap_expect}});
   }
+  clock_collector_ =
+      registry_.add_collector([this](std::vector<metrics::Sample>& out) {
+        collect_clock_metrics(out);
+      });
   loop_ = std::thread([this] { loop(); });
   started_ = true;
   return ok_status();
@@ -204,6 +208,9 @@ void Cluster::stop() {
     if (stopping_) return;
     stopping_ = true;
   }
+  // When this returns no scrape is reading the clock state any more.
+  if (clock_collector_ != 0) registry_.remove_collector(clock_collector_);
+  clock_collector_ = 0;
   cv_.notify_all();
   if (loop_.joinable()) loop_.join();
   {
@@ -288,6 +295,7 @@ void Cluster::loop() {
     const raft_host::HostStatus st = h->status();
     if (!st.running) continue;
     sync_peers(h);
+    measure_clocks(st.leader == self_raft());
     if (st.leader == raft::kNoNode) continue;
     self_register();
     if (st.leader == self_raft()) reconcile_leader();
@@ -689,6 +697,17 @@ ClusterView Cluster::view(bool stale) const {
     }
     if (leader && st.last_index.value() >= m.match_index) {
       m.lag = st.last_index.value() - m.match_index;
+    }
+    // Only the leader measures clocks (cluster_clock.cc); its own is the
+    // reference.
+    if (leader && rid == self_raft()) {
+      m.clock_offset_ms = 0;
+      m.clock_rtt_ms = 0;
+    } else if (leader) {
+      if (std::optional<ClockSample> c = clock_estimate(rid.value())) {
+        m.clock_offset_ms = round_millis(c->offset);
+        m.clock_rtt_ms = round_millis(c->rtt);
+      }
     }
     v.members.push_back(std::move(m));
   }

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/cluster/clock_skew.h"
 #include "agent/cluster/control.h"
 #include "agent/cluster/identity.h"
 #include "agent/controller/cluster_state.h"
@@ -33,7 +34,8 @@ struct Response;
 }  // namespace nw::http
 namespace nw::metrics {
 class Registry;
-}
+struct Sample;
+}  // namespace nw::metrics
 namespace nw::wal {
 class WalStorage;
 }
@@ -74,6 +76,13 @@ struct MemberView {
   bool leader = false;
   std::uint64_t match_index = 0;
   std::uint64_t lag = 0;
+  // How far the member's wall clock is ahead of the leader's (negative:
+  // behind), and the round trip of the measurement it comes from (the
+  // offset is off by at most half of it). Measured by the leader only:
+  // 0 for the leader itself, nullopt when not measured yet, gone stale, or
+  // when the answering agent is not the leader.
+  std::optional<std::int64_t> clock_offset_ms;
+  std::optional<std::int64_t> clock_rtt_ms;
   std::map<std::string, std::string> labels;
 };
 
@@ -249,6 +258,16 @@ class Cluster final : public service::Service {
   // cluster_api.cc
   http::Response forward_to_leader(const http::Request& r) const;
 
+  // cluster_clock.cc
+  // Leader: pings each other member about once a second. Not the leader:
+  // forgets the measurements (once). Loop thread.
+  void measure_clocks(bool leader);
+  void handle_ping(const std::string& from, const ControlMessage& m);
+  void handle_pong(const std::string& from, const ControlMessage& m);
+  // The current estimate for the member, if any (takes clock_mu_).
+  std::optional<ClockSample> clock_estimate(std::uint64_t raft_id) const;
+  void collect_clock_metrics(std::vector<metrics::Sample>& out) const;
+
   const ClusterOptions options_;
   metrics::Registry& registry_;
   GroupHandler group_handler_;  // set before start(), then read-only
@@ -286,6 +305,30 @@ class Cluster final : public service::Service {
   std::optional<std::future<Result<raft::LogIndex>>> conf_future_;
   std::optional<std::future<Status>> register_future_;
   MonoTime next_register_at_;
+
+  // Clock skew measurement (cluster_clock.cc). Its own mutex, so the
+  // transport thread answering a pong and the metrics collector never wait
+  // for mu_; lock order: mu_ before clock_mu_.
+  struct ClockPeer {
+    std::string node_id;
+    std::string link;
+    SkewEstimator estimator;
+    SkewAlarm alarm;
+    int unanswered = 0;  // pings since the last pong
+    MonoTime next_ping;
+  };
+  struct PingSent {
+    std::uint64_t raft_id = 0;
+    std::string link;
+    WallTime wall;
+    MonoTime mono;
+  };
+  mutable std::mutex clock_mu_;
+  std::map<std::uint64_t, ClockPeer> clocks_;  // by raft id; clock_mu_
+  std::map<std::uint64_t, PingSent> pings_;    // by req; clock_mu_
+  std::uint64_t next_ping_req_ = 1;            // guarded by clock_mu_
+  bool clock_leader_ = false;                  // loop thread only
+  std::uint64_t clock_collector_ = 0;          // metrics collector id
 
   std::mutex tasks_mu_;
   std::condition_variable tasks_cv_;

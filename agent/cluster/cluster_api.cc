@@ -28,6 +28,11 @@ nlohmann::json member_json(const MemberView& m, bool progress) {
   if (progress) {
     j["match_index"] = m.match_index;
     j["lag"] = m.lag;
+    j["clock_offset_ms"] = m.clock_offset_ms
+                               ? nlohmann::json(*m.clock_offset_ms)
+                               : nlohmann::json(nullptr);
+    j["clock_rtt_ms"] = m.clock_rtt_ms ? nlohmann::json(*m.clock_rtt_ms)
+                                       : nlohmann::json(nullptr);
   }
   return j;
 }

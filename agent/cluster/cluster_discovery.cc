@@ -123,6 +123,12 @@ void Cluster::on_control(const std::string& from, std::string_view payload) {
       });
       return;
     }
+    case ControlType::ping:
+      handle_ping(from, m.value());
+      return;
+    case ControlType::pong:
+      handle_pong(from, m.value());
+      return;
   }
 }
 

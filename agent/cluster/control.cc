@@ -7,7 +7,9 @@ namespace nw::cluster {
 namespace {
 
 constexpr std::string_view kTypes[] = {"info",    "join",         "join_resp",
-                                       "propose", "propose_resp", "removed"};
+                                       "propose", "propose_resp", "removed",
+                                       "ping",    "pong"};
+constexpr int kTypeCount = sizeof kTypes / sizeof kTypes[0];
 
 std::string to_hex(std::string_view bytes) {
   static const char* digits = "0123456789abcdef";
@@ -80,7 +82,8 @@ std::string encode_control(const ControlMessage& m) {
                       {"hint", m.hint},
                       {"leader", m.leader},
                       {"leader_peer_addr", m.leader_peer_addr},
-                      {"data", to_hex(m.data)}};
+                      {"data", to_hex(m.data)},
+                      {"wall_us", m.wall_us}};
   return j.dump();
 }
 
@@ -90,7 +93,7 @@ Result<ControlMessage> decode_control(std::string_view bytes) {
     ControlMessage m;
     const std::string t = j.at("t").get<std::string>();
     bool known = false;
-    for (int i = 0; i < 6; ++i) {
+    for (int i = 0; i < kTypeCount; ++i) {
       if (t == kTypes[i]) {
         m.type = static_cast<ControlType>(i);
         known = true;
@@ -112,6 +115,14 @@ Result<ControlMessage> decode_control(std::string_view bytes) {
     m.leader = j.at("leader").get<std::string>();
     m.leader_peer_addr = j.at("leader_peer_addr").get<std::string>();
     NW_ASSIGN_OR_RETURN(m.data, from_hex(j.at("data").get<std::string>()));
+    // Added with ping/pong: older agents do not send it.
+    if (auto it = j.find("wall_us"); it != j.end()) {
+      if (!it->is_number_integer()) {
+        return Error(Code::invalid_argument,
+                     "control: \"wall_us\" must be an integer");
+      }
+      m.wall_us = it->get<std::int64_t>();
+    }
     return m;
   } catch (const std::exception& e) {
     return Error(Code::invalid_argument,

@@ -17,18 +17,21 @@ namespace nw::cluster {
 
 // removed: the leader tells a member it removed (it may never receive the
 // log entry that says so, since the leader stops replicating to it).
+// ping / pong: the leader measures a member's clock offset (clock_skew.h).
 enum class ControlType {
   info,
   join,
   join_resp,
   propose,
   propose_resp,
-  removed
+  removed,
+  ping,
+  pong
 };
 
 struct ControlMessage {
   ControlType type = ControlType::info;
-  std::uint64_t req = 0;  // join/propose and their answers
+  std::uint64_t req = 0;  // join/propose/ping and their answers
   // info and join: the sender.
   KnownPeer self;
   std::string api_addr;
@@ -44,6 +47,10 @@ struct ControlMessage {
   std::string leader;            // join_resp: the leader, for a redirect
   std::string leader_peer_addr;  // join_resp
   std::string data;              // propose: the command bytes (hex on wire)
+  // ping / pong: the sender's wall clock when it sent the message, in
+  // microseconds since the Unix epoch. Optional on the wire (0 if absent):
+  // agents older than ping/pong do not send it.
+  std::int64_t wall_us = 0;
 };
 
 std::string encode_control(const ControlMessage& m);

@@ -7,8 +7,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
+#include <optional>
+#include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +25,7 @@
 #include "tests/support/agent_process.h"
 #include "tests/support/binaries.h"
 #include "tests/support/check.h"
+#include "tests/support/local_http.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/wait.h"
@@ -353,6 +359,189 @@ TEST_CASE("cluster.recover: a lone survivor becomes a cluster of one") {
         return labels_of(v, "n1", "after") == "recover";
       },
       20s, "the new member has the state"));
+}
+
+// libfaketime's multi-threaded build, if installed (Debian: package
+// faketime, under /usr/lib/<arch>/faketime/); "" if not.
+std::string libfaketime() {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> candidates{
+      "/usr/lib/faketime/libfaketimeMT.so.1",
+      "/usr/local/lib/faketime/libfaketimeMT.so.1"};
+  std::error_code ec;
+  for (const fs::directory_entry& d : fs::directory_iterator("/usr/lib", ec)) {
+    candidates.push_back(d.path() / "faketime" / "libfaketimeMT.so.1");
+  }
+  for (const fs::path& p : candidates) {
+    if (fs::exists(p, ec)) return p.string();
+  }
+  return {};
+}
+
+// The value of `metric{node="<node>"}` in a Prometheus text body.
+std::optional<double> gauge_value(const std::string& body,
+                                  const std::string& metric,
+                                  const std::string& node) {
+  const std::string prefix = metric + "{node=\"" + node + "\"} ";
+  std::size_t at = body.find(prefix);
+  if (at == std::string::npos) return std::nullopt;
+  return std::stod(body.substr(at + prefix.size()));
+}
+
+// The CLOCK cell of `node`'s row in `nwctl cluster status`, in ms.
+std::optional<long> table_clock_ms(const std::string& table,
+                                   const std::string& node) {
+  std::istringstream in(table);
+  std::string line;
+  const std::regex cell(R"(\s([+-]?\d+)ms\s)");
+  while (std::getline(in, line)) {
+    if (line.find(" " + node + " ") == std::string::npos) continue;
+    std::smatch m;
+    line += " ";
+    if (std::regex_search(line, m, cell)) return std::stol(m[1].str());
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+TEST_CASE(
+    "cluster.clock_skew: the leader reports a member whose clock is 5 s "
+    "ahead (libfaketime)") {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The sanitizer runtimes insist on coming first in the library list, so
+  // the agent cannot run with libfaketime preloaded.
+  MESSAGE("skipped under a sanitizer: LD_PRELOAD of libfaketime");
+  return;
+#endif
+  const std::string faketime = libfaketime();
+  REQUIRE_MESSAGE(!faketime.empty(),
+                  "libfaketime not found: run scripts/install-deps.sh "
+                  "(Debian package faketime)");
+  constexpr long kAheadMs = 5000;
+  constexpr long kToleranceMs = 1000;
+
+  // Three agents as TestCluster forms them, n3 with its wall clock 5 s
+  // ahead. Its monotonic clock is left alone: the Raft timers and every
+  // deadline run on it.
+  TempDir dir{"clock"};
+  std::vector<AgentProcess> agents;
+  for (int i = 1; i <= 3; ++i) {
+    AgentOptions o;
+    o.name = "n" + std::to_string(i);
+    agents.emplace_back(dir, o);
+  }
+  for (int i = 0; i < 3; ++i) {
+    std::string join;
+    for (int j = 0; j < 3; ++j) {
+      if (j == i) continue;
+      if (!join.empty()) join += ",";
+      join += agents[j].peer_addr();
+    }
+    AgentOptions o;
+    o.name = "n" + std::to_string(i + 1);
+    o.port = agents[i].port();
+    o.peer_port = agents[i].peer_port();
+    o.extra_args = {"--node-id", o.name,   "--bootstrap-expect",
+                    "3",         "--join", join};
+    if (o.name == "n3") {
+      o.env = {{"LD_PRELOAD", faketime},
+               {"FAKETIME", "+5s"},
+               {"FAKETIME_DONT_FAKE_MONOTONIC", "1"}};
+    }
+    agents[i] = AgentProcess(dir, o);
+  }
+  for (AgentProcess& a : agents) NW_REQUIRE_OK(a.launch());
+  for (AgentProcess& a : agents) NW_REQUIRE_OK(a.wait_ready(kFormTimeout));
+
+  // Offsets are relative to the leader's clock, and n3 may lead.
+  auto expected_ms = [&](const std::string& node, const std::string& leader) {
+    return (node == "n3" ? kAheadMs : 0) - (leader == "n3" ? kAheadMs : 0);
+  };
+  json s;
+  std::string leader;
+  const bool measured = wait_until(
+      [&] {
+        s = cluster_status(agents[0], false);
+        if (s.is_discarded() || s["members"].size() != 3) return false;
+        leader = s["leader"].get<std::string>();
+        for (const json& m : s["members"]) {
+          const json& off = m["clock_offset_ms"];
+          if (!off.is_number_integer()) return false;
+          const long want = expected_ms(m["id"].get<std::string>(), leader);
+          if (std::abs(off.get<long>() - want) > kToleranceMs) return false;
+        }
+        return true;
+      },
+      kFormTimeout, "every member's clock offset measured");
+  INFO(s.dump(2));
+  REQUIRE(measured);
+  for (const json& m : s["members"]) {
+    CHECK(m["clock_rtt_ms"].is_number_integer());
+    if (m["id"] == leader) CHECK(m["clock_offset_ms"] == 0);
+  }
+
+  AgentProcess* leader_agent = nullptr;
+  AgentProcess* follower = nullptr;
+  for (AgentProcess& a : agents) {
+    if (a.data_dir().filename() == leader) {
+      leader_agent = &a;
+    } else if (follower == nullptr) {
+      follower = &a;
+    }
+  }
+  REQUIRE(leader_agent != nullptr);
+  REQUIRE(follower != nullptr);
+
+  // The table's CLOCK column.
+  ProcessResult table = run_nwctl({"--addr", agents[0].addr(), "--timeout",
+                                   "5s", "-o", "table", "cluster", "status"});
+  INFO(table.describe());
+  REQUIRE(table.exit_code == 0);
+  CHECK(table.out.find("CLOCK") != std::string::npos);
+  for (const std::string node : {"n1", "n2", "n3"}) {
+    CAPTURE(node);
+    std::optional<long> ms = table_clock_ms(table.out, node);
+    REQUIRE(ms.has_value());
+    CHECK(std::abs(*ms - expected_ms(node, leader)) <= kToleranceMs);
+  }
+
+  // The leader's gauge, in seconds.
+  Result<HttpResponse> metrics =
+      http_get(leader_agent->host_port(), "/metrics");
+  REQUIRE(metrics.ok());
+  for (const std::string node : {"n1", "n2", "n3"}) {
+    CAPTURE(node);
+    std::optional<double> v =
+        gauge_value(metrics->body, "nw_cluster_clock_offset_seconds", node);
+    REQUIRE(v.has_value());
+    CHECK(std::abs(*v * 1000 - static_cast<double>(
+                                   expected_ms(node, leader))) <= kToleranceMs);
+  }
+  // Only the leader measures, so only the leader exports it.
+  Result<HttpResponse> other = http_get(follower->host_port(), "/metrics");
+  REQUIRE(other.ok());
+  CHECK(other->body.find("nw_cluster_clock_offset_seconds{") ==
+        std::string::npos);
+
+  // A follower's own (stale) view has no offsets: null, not 0.
+  json stale = cluster_status(*follower, true);
+  REQUIRE_FALSE(stale.is_discarded());
+  for (const json& m : stale["members"]) {
+    CHECK(m.contains("clock_offset_ms"));
+    CHECK(m["clock_offset_ms"].is_null());
+  }
+
+  // And the leader warned about the skew, once per skewed member (n3, or
+  // both others when n3 leads), not once per sample.
+  const std::string warning = "more than 1s off the leader's";
+  CHECK(leader_agent->wait_for_log(warning, 10s));
+  const std::string log = leader_agent->current_log();
+  std::size_t warnings = 0;
+  for (std::size_t at = log.find(warning); at != std::string::npos;
+       at = log.find(warning, at + 1)) {
+    ++warnings;
+  }
+  CHECK(warnings <= (leader == "n3" ? 2u : 1u));
 }
 
 }  // namespace

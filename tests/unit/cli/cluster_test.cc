@@ -30,11 +30,13 @@ constexpr const char* kStatusBody = R"({
     {"id": "nw-11111111", "raft_id": 1234567890123,
      "api_addr": "127.0.0.1:7070", "peer_addr": "127.0.0.1:7071",
      "role": "voter", "state": "healthy", "leader": true,
-     "match_index": 42, "lag": 0, "labels": {"rack": "r1", "zone": "a"}},
+     "match_index": 42, "lag": 0, "clock_offset_ms": 0, "clock_rtt_ms": 0,
+     "labels": {"rack": "r1", "zone": "a"}},
     {"id": "nw-22222222", "raft_id": 7, "api_addr": "127.0.0.1:7170",
      "peer_addr": "127.0.0.1:7171", "role": "learner",
      "state": "unreachable", "leader": false, "match_index": 30,
-     "lag": 12, "labels": {}, "added_later": "ignored"}
+     "lag": 12, "clock_offset_ms": -120, "clock_rtt_ms": 3, "labels": {},
+     "added_later": "ignored"}
   ],
   "future_field": 1
 })";
@@ -114,6 +116,41 @@ TEST_SUITE("cli.cluster_format") {
           std::map<std::string, std::string>{{"rack", "r1"}, {"zone", "a"}});
     CHECK(s->members[1].role == "learner");
     CHECK(s->members[1].lag == std::optional<std::uint64_t>(12));
+    CHECK(m.clock_offset_ms == std::optional<std::int64_t>(0));
+    CHECK(s->members[1].clock_offset_ms == std::optional<std::int64_t>(-120));
+    CHECK(s->members[1].clock_rtt_ms == std::optional<std::int64_t>(3));
+  }
+
+  TEST_CASE("cluster_status_from_json.clock_offset_null_or_absent_is_unknown") {
+    auto s = nw::ctl::cluster_status_from_json(
+        R"({"cluster_id":"c","node_id":"n","leader":"","term":1,
+            "commit_index":0,"applied_index":0,
+            "members":[{"id":"a","api_addr":"x:1","peer_addr":"x:2",
+                        "role":"voter","state":"healthy",
+                        "clock_offset_ms":null,"clock_rtt_ms":null},
+                       {"id":"b","api_addr":"y:1","peer_addr":"y:2",
+                        "role":"voter","state":"healthy"}]})");
+    REQUIRE(s.ok());
+    REQUIRE(s->members.size() == 2);
+    CHECK_FALSE(s->members[0].clock_offset_ms.has_value());
+    CHECK_FALSE(s->members[0].clock_rtt_ms.has_value());
+    CHECK_FALSE(s->members[1].clock_offset_ms.has_value());
+
+    auto wrong = nw::ctl::cluster_member_from_json(
+        R"({"id":"a","api_addr":"x:1","peer_addr":"x:2","role":"voter",
+            "state":"healthy","clock_offset_ms":"+3ms"})");
+    REQUIRE_FALSE(wrong.ok());
+    CHECK(wrong.error().message ==
+          "cluster member: field \"clock_offset_ms\": expected an integer, "
+          "got string");
+  }
+
+  TEST_CASE("clock_offset_text.signed_milliseconds_or_dash") {
+    CHECK(nw::ctl::clock_offset_text(std::nullopt) == "-");
+    CHECK(nw::ctl::clock_offset_text(0) == "0ms");
+    CHECK(nw::ctl::clock_offset_text(3) == "+3ms");
+    CHECK(nw::ctl::clock_offset_text(-120) == "-120ms");
+    CHECK(nw::ctl::clock_offset_text(5004) == "+5004ms");
   }
 
   TEST_CASE("cluster_status_from_json.names_the_bad_field") {
@@ -152,11 +189,11 @@ TEST_SUITE("cli.cluster_format") {
           "ANSWERED BY     nw-22222222\n"
           "\n"
           "    ID            API              PEER             ROLE      "
-          "STATE         MATCH   LAG   LABELS\n"
+          "STATE         MATCH   LAG   CLOCK    LABELS\n"
           "*   nw-11111111   127.0.0.1:7070   127.0.0.1:7071   voter     "
-          "healthy       42      0     rack=r1,zone=a\n"
+          "healthy       42      0     0ms      rack=r1,zone=a\n"
           "    nw-22222222   127.0.0.1:7170   127.0.0.1:7171   learner   "
-          "unreachable   30      12    -\n");
+          "unreachable   30      12    -120ms   -\n");
   }
 
   TEST_CASE("render_cluster_status.stale_view_without_leader") {
@@ -175,11 +212,11 @@ TEST_SUITE("cli.cluster_format") {
     CHECK(text.find("LEADER          (none)\n") != std::string::npos);
     CHECK(text.find("nw-33333333 (stale: this agent's own view)") !=
           std::string::npos);
-    // No replication progress in a follower's own view: "-", not 0; and no
-    // leader marker.
+    // No replication progress and no clock offset in a follower's own
+    // view: "-", not 0; and no leader marker.
     INFO(text);
     CHECK(text.find("\n   nw-33333333   h:1   h:2    voter   healthy   -  "
-                    "     -     -\n") != std::string::npos);
+                    "     -     -       -\n") != std::string::npos);
   }
 
   TEST_CASE("parse_join_addrs.accepts_lists_and_several_args") {

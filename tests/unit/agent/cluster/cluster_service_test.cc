@@ -101,6 +101,25 @@ TEST_SUITE("cluster.service") {
           std::string::npos);
   }
 
+  TEST_CASE("view.clock_offset_is_zero_for_the_leader_itself") {
+    testsupport::TempDir dir("cluster-service");
+    metrics::Registry registry;
+    Cluster c(options(dir), registry);
+    start_ready(c);
+    ClusterView v = c.view(false);
+    REQUIRE(v.members.size() == 1);
+    CHECK(v.members[0].clock_offset_ms == std::optional<std::int64_t>(0));
+    CHECK(v.members[0].clock_rtt_ms == std::optional<std::int64_t>(0));
+    CHECK(registry.render().find(
+              "nw_cluster_clock_offset_seconds{node=\"n1\"} 0\n") !=
+          std::string::npos);
+    // The collector goes with the service: a scrape after stop() must not
+    // touch it.
+    c.stop();
+    CHECK(registry.render().find("nw_cluster_clock_offset_seconds") ==
+          std::string::npos);
+  }
+
   TEST_CASE("api.before_start_and_not_a_member") {
     testsupport::TempDir dir("cluster-service");
     metrics::Registry registry;
@@ -116,6 +135,9 @@ TEST_SUITE("cluster.service") {
     ClusterView v = c.view(true);
     CHECK(v.cluster_id.empty());
     CHECK(v.members.empty());
+    // Not a leader: no clock offsets exported.
+    CHECK(registry.render().find("nw_cluster_clock_offset_seconds") ==
+          std::string::npos);
   }
 }
 

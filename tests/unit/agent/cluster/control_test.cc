@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace nw::cluster {
@@ -25,6 +26,7 @@ ControlMessage sample() {
   m.leader = "n1@0000000000000007";
   m.leader_peer_addr = "127.0.0.1:7071";
   m.data = std::string("\x00\x01\xff binary", 10);
+  m.wall_us = 1764600000123456;
   return m;
 }
 
@@ -47,12 +49,14 @@ TEST_SUITE("cluster.control") {
     CHECK(d->leader == m.leader);
     CHECK(d->leader_peer_addr == m.leader_peer_addr);
     CHECK(d->data == m.data);
+    CHECK(d->wall_us == m.wall_us);
   }
 
   TEST_CASE("round_trip.every_type") {
-    for (ControlType t : {ControlType::info, ControlType::join,
-                          ControlType::join_resp, ControlType::propose,
-                          ControlType::propose_resp, ControlType::removed}) {
+    for (ControlType t :
+         {ControlType::info, ControlType::join, ControlType::join_resp,
+          ControlType::propose, ControlType::propose_resp, ControlType::removed,
+          ControlType::ping, ControlType::pong}) {
       ControlMessage m;
       m.type = t;
       Result<ControlMessage> d = decode_control(encode_control(m));
@@ -87,6 +91,46 @@ TEST_SUITE("cluster.control") {
     std::string wrong = text;
     wrong.replace(wrong.find("\"req\":42"), 8, "\"req\":\"x\"");
     CHECK_FALSE(decode_control(wrong).ok());
+  }
+
+  TEST_CASE("decode.wall_us_is_optional_for_older_senders") {
+    // An agent from before ping/pong sends no "wall_us".
+    nlohmann::json j = nlohmann::json::parse(encode_control(sample()));
+    j.erase("wall_us");
+    Result<ControlMessage> d = decode_control(j.dump());
+    REQUIRE(d.ok());
+    CHECK(d->wall_us == 0);
+    CHECK(d->cluster_id == "c-0000000000000001");
+
+    j["wall_us"] = -5;  // a clock before 1970 is odd but well-formed
+    d = decode_control(j.dump());
+    REQUIRE(d.ok());
+    CHECK(d->wall_us == -5);
+
+    for (const nlohmann::json& bad :
+         {nlohmann::json("1"), nlohmann::json(1.5), nlohmann::json(nullptr)}) {
+      j["wall_us"] = bad;
+      CAPTURE(bad.dump());
+      d = decode_control(j.dump());
+      REQUIRE_FALSE(d.ok());
+      CHECK(d.error().code == Code::invalid_argument);
+    }
+  }
+
+  TEST_CASE("encode.ping_carries_every_field") {
+    ControlMessage m;
+    m.type = ControlType::ping;
+    m.req = 9;
+    m.wall_us = 1000;
+    const nlohmann::json j = nlohmann::json::parse(encode_control(m));
+    CHECK(j["t"] == "ping");
+    CHECK(j["req"] == 9);
+    CHECK(j["wall_us"] == 1000);
+    for (const char* field :
+         {"self", "api_addr", "expect", "cluster_id", "initial_voters", "peers",
+          "code", "message", "hint", "leader", "leader_peer_addr", "data"}) {
+      CHECK_MESSAGE(j.contains(field), field);
+    }
   }
 
   TEST_CASE("cluster_id.format") {
