@@ -220,6 +220,7 @@ Status Agent::start() {
   jopts.node_id = p.data_dir->node_id();
   jopts.workers = config_.jobs.workers;
   jopts.lease = config_.jobs.lease;
+  jopts.kill_grace = config_.jobs.kill_grace;
   jopts.store = p.outputs.get();
   jopts.db = p.state.get();
   auto job_service =

@@ -50,9 +50,9 @@ json run_json(const RunRecord& r) {
       {"slot", format_ms(r.slot_ms)},
       {"slot_ms", r.slot_ms},
       {"attempt", r.attempt},
-      {"trigger", r.manual        ? "manual"
-                  : r.attempt > 1 ? "retry"
-                                  : "schedule"},
+      {"trigger", r.attempt > 1 ? "retry"
+                  : r.manual    ? "manual"
+                                : "schedule"},
       {"agent", r.agent},
       {"shard_index", r.shard_index},
       {"shard_count", r.shard_count},

@@ -80,6 +80,8 @@ struct JobsConfig {
   // How long a run may go without a renewal from its agent before the
   // leader marks it lost; renewed every third of it.
   Duration lease = std::chrono::seconds(30);  // 3s..1h
+  // SIGTERM -> SIGKILL of a run's process tree on timeout, kill, replace.
+  Duration kill_grace = std::chrono::seconds(10);  // 0..10m
 
   bool operator==(const JobsConfig&) const = default;
 };

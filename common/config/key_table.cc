@@ -525,6 +525,28 @@ std::vector<KeyOps> make_table() {
                           format_duration(c.jobs.lease)));
       }});
   t.push_back(KeyOps{
+      {"jobs.kill_grace",
+       "jobs-kill-grace",
+       {},
+       "duration",
+       "10s",
+       "Time between SIGTERM and SIGKILL when a job run's process tree is "
+       "stopped (timeout, nwctl job kill, concurrency = replace).",
+       false},
+      TomlKind::string,
+      [](AgentConfig& c, std::string_view v) -> Status {
+        return as_config_error(set_duration(c.jobs.kill_grace, v));
+      },
+      [](const AgentConfig& c) { return format_duration(c.jobs.kill_grace); },
+      [](const AgentConfig& c) {
+        if (c.jobs.kill_grace >= Duration::zero() &&
+            c.jobs.kill_grace <= std::chrono::minutes(10)) {
+          return ok_status();
+        }
+        return Status(bad("expected a duration from 0s to 10m, got " +
+                          format_duration(c.jobs.kill_grace)));
+      }});
+  t.push_back(KeyOps{
       {"shutdown_timeout",
        "shutdown-timeout",
        {},

@@ -45,7 +45,9 @@ struct TestCluster {
   TempDir dir{"cluster"};
   std::vector<AgentProcess> agents;
 
-  explicit TestCluster(int n) {
+  // `extra` goes to every agent's command line (e.g. {"--jobs-lease",
+  // "3s"}).
+  explicit TestCluster(int n, std::vector<std::string> extra = {}) {
     for (int i = 1; i <= n; ++i) {
       AgentOptions o;
       o.name = "n" + std::to_string(i);
@@ -64,6 +66,7 @@ struct TestCluster {
       o.peer_port = agents[i].peer_port();
       o.extra_args = {"--node-id",       o.name,   "--bootstrap-expect",
                       std::to_string(n), "--join", join};
+      o.extra_args.insert(o.extra_args.end(), extra.begin(), extra.end());
       agents[i] = AgentProcess(dir, o);
     }
     for (AgentProcess& a : agents) NW_REQUIRE_OK(a.launch());
