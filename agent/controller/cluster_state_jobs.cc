@@ -156,6 +156,7 @@ Status ClusterState::apply_one(const PutJob& c) {
     j.spec_json = c.spec_json;
     j.version = 1;
     j.enabled = spec->enabled;
+    j.changed_ms = c.now_ms;
     j.created_index = applied_index_;
     jobs_.emplace(c.name, std::move(j));
     missed_.emplace(c.name, MissedSlots{});
@@ -167,6 +168,7 @@ Status ClusterState::apply_one(const PutJob& c) {
   if (j.spec_json == c.spec_json && j.enabled == spec->enabled) {
     return ok_status();
   }
+  if (j.spec_json != c.spec_json) j.changed_ms = c.now_ms;
   j.spec_json = c.spec_json;
   j.enabled = spec->enabled;
   ++j.version;

@@ -34,6 +34,7 @@ void ClusterState::snapshot_jobs(std::string* out) const {
     raft::put_u64(out, j.version);
     raft::put_u8(out, j.enabled ? 1 : 0);
     wire::put_i64(out, j.last_slot_ms);
+    wire::put_i64(out, j.changed_ms);
     raft::put_u64(out, j.created_index.value());
     const MissedSlots& slots = missed_.at(name);
     raft::put_u32(out, static_cast<std::uint32_t>(slots.size()));
@@ -88,7 +89,8 @@ Status ClusterState::restore_jobs(raft::ByteReader* r) {
     const std::string where = "job " + std::to_string(i) + ": ";
     if (!wire::read_string(r, &j.name) || !wire::read_string(r, &j.spec_json) ||
         !r->u64(&j.version) || !read_bool(r, &j.enabled) ||
-        !wire::read_i64(r, &j.last_slot_ms) || !r->strong(&j.created_index) ||
+        !wire::read_i64(r, &j.last_slot_ms) ||
+        !wire::read_i64(r, &j.changed_ms) || !r->strong(&j.created_index) ||
         !r->u32(&n)) {
       return corrupt(where + "truncated");
     }

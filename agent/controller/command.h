@@ -196,6 +196,9 @@ struct DeleteGroup {
 struct PutJob {
   std::string name;
   std::string spec_json;
+  // The proposer's (the leader's) clock: the job's changed_ms when the
+  // spec changes.
+  std::int64_t now_ms = 0;
   bool operator==(const PutJob&) const = default;
 };
 

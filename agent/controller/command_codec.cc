@@ -195,6 +195,7 @@ void encode_body(std::string* out, const DeleteGroup& c) {
 void encode_body(std::string* out, const PutJob& c) {
   wire::put_string(out, c.name);
   wire::put_string(out, c.spec_json);
+  wire::put_i64(out, c.now_ms);
 }
 
 void encode_body(std::string* out, const DeleteJob& c) {
@@ -436,6 +437,9 @@ bool decode_body(raft::ByteReader* r, PutJob* c, std::string* why) {
   }
   if (!wire::read_string(r, &c->spec_json)) {
     return (*why = "truncated in spec", false);
+  }
+  if (!wire::read_i64(r, &c->now_ms)) {
+    return (*why = "truncated in now", false);
   }
   return true;
 }

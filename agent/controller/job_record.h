@@ -34,6 +34,11 @@ struct JobRecord {
   // recorded missed; 0 for none. Never goes back: a new leader continues
   // scheduling after it.
   std::int64_t last_slot_ms = 0;
+  // now_ms of the put_job that last changed the spec (added it, or
+  // bumped its version). The scheduler owes no slot before it, so a job
+  // never scheduled yet, or whose schedule just changed, starts here on
+  // every leader alike.
+  std::int64_t changed_ms = 0;
   raft::LogIndex created_index;  // the index of the put_job that added it
 
   bool operator==(const JobRecord&) const = default;

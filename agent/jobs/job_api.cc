@@ -195,7 +195,7 @@ void JobService::add_routes(http::Server& server) {
               changed = changed || c.name == s.name;
             }
             if (!changed) continue;
-            controller::PutJob put{s.name, config::encode_job(s)};
+            controller::PutJob put{s.name, config::encode_job(s), now_ms()};
             if (Status st = cluster_.propose(put, kWriteTimeout); !st.ok()) {
               return fail(st.error());
             }

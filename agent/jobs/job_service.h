@@ -203,7 +203,11 @@ class JobService final : public service::Service {
   std::uint64_t jobs_version_seen_ = 0;
   std::map<std::string, std::unique_ptr<Plan>> plans_;
   std::set<std::pair<std::int64_t, std::string>> due_;  // (next_ms, job)
-  std::uint64_t finished_seen_ = 0;   // ClusterState::finished_seq()
+  std::uint64_t finished_seen_ = 0;  // ClusterState::finished_seq()
+  // Agent -> its clock's offset from this leader's (ms), refreshed every
+  // second; scheduler thread only.
+  std::map<std::string, std::int64_t> clock_offsets_;
+  MonoTime offsets_at_;
   std::set<std::uint64_t> expiring_;  // lost proposals in flight
   // (due ms, run id of the failed attempt) -> retry
   std::set<std::pair<std::int64_t, std::uint64_t>> retries_;

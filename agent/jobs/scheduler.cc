@@ -182,8 +182,9 @@ void JobService::sync_plans(const controller::ClusterState& state,
     if (is_new) {
       it = plans_.emplace(name, std::make_unique<Plan>()).first;
       it->second->name = name;
-      // A job never scheduled starts now; afterwards from its last slot.
-      it->second->cursor_ms = j.last_slot_ms != 0 ? j.last_slot_ms : now_ms;
+      // Slots are owed from the spec's last change (committed, so every
+      // leader agrees) or after the last slot handled, whichever is later.
+      it->second->cursor_ms = std::max(j.last_slot_ms, j.changed_ms);
     }
     Plan& p = *it->second;
     const bool spec_changed = p.version != j.version;
@@ -207,13 +208,12 @@ void JobService::sync_plans(const controller::ClusterState& state,
                            {{"job", name}, {"error", sched.error().message}});
         }
       }
-      // A changed schedule starts from now: slots of the new schedule
-      // before the change are not owed.
-      if (!is_new) p.cursor_ms = std::max(p.cursor_ms, now_ms);
+      // A changed spec owes no slot before its change.
+      p.cursor_ms = std::max(p.cursor_ms, j.changed_ms);
     }
     if (p.resync && !p.busy) {
       // After a failed chain: what was committed, nothing more.
-      p.cursor_ms = j.last_slot_ms != 0 ? j.last_slot_ms : p.chain_from;
+      p.cursor_ms = std::max({j.last_slot_ms, j.changed_ms, p.chain_from});
       p.resync = false;
     }
     p.cursor_ms = std::max(p.cursor_ms, j.last_slot_ms);
@@ -236,11 +236,22 @@ void JobService::scheduler_step(std::int64_t now) {
   // Under the cluster's read lock only copies are taken and cheap checks
   // made; proposals go out after.
   std::vector<RunRecord> expired;
+  if (mono_now() >= offsets_at_) {
+    // Leases are stamped by the runners' clocks: they are read through
+    // each agent's measured offset, so skew does not lose runs early.
+    clock_offsets_.clear();
+    for (const cluster::MemberView& m : cluster_.view(true).members) {
+      if (m.clock_offset_ms) clock_offsets_[m.id] = *m.clock_offset_ms;
+    }
+    offsets_at_ = mono_now() + std::chrono::seconds(1);
+  }
   cluster_.read([&](const controller::ClusterState& state) {
     std::lock_guard lock(sched_mu_);
     sync_plans(state, now);
     for (const RunRecord* r : state.unfinished_runs()) {
-      if (r->lease_until_ms < now && expiring_.count(r->run_id) == 0) {
+      auto off = clock_offsets_.find(r->agent);
+      const std::int64_t skew = off == clock_offsets_.end() ? 0 : off->second;
+      if (r->lease_until_ms - skew < now && expiring_.count(r->run_id) == 0) {
         expired.push_back(*r);
       }
     }
@@ -266,7 +277,8 @@ void JobService::scheduler_step(std::int64_t now) {
     u.fencing_token = r.fencing_token;
     u.state = State::lost;
     u.reason = "agent " + r.agent + " stopped renewing the run's lease";
-    u.ended_ms = now;
+    // Not before the lease's end as stamped (the rule of update_run).
+    u.ended_ms = std::max(now, r.lease_until_ms);
     const std::uint64_t id = r.run_id;
     propose_async(u, [this, id](Status s) {
       if (s.ok()) metrics_->runs_lost.inc();

@@ -114,13 +114,16 @@ TEST_SUITE("controller.cluster_state") {
     ok(&s, RecordMissed{"report", 20'000, "job paused"});
     // The same spec again changes nothing.
     const std::uint64_t v = s.version();
-    ok(&s, PutJob{"report", spec("report")});
+    ok(&s, PutJob{"report", spec("report"), 7000});
     CHECK(s.version() == v);
     CHECK(s.job("report")->version == 1);
-    // A new spec replaces it and keeps its history.
-    ok(&s, PutJob{"report", spec("report", "echo hi", false)});
+    CHECK(s.job("report")->changed_ms == 0);
+    // A new spec replaces it and keeps its history; its change time is
+    // the command's.
+    ok(&s, PutJob{"report", spec("report", "echo hi", false), 9000});
     j = s.job("report");
     CHECK(j->version == 2);
+    CHECK(j->changed_ms == 9000);
     CHECK_FALSE(j->enabled);
     CHECK(j->spec_json == spec("report", "echo hi", false));
     CHECK(j->created_index == raft::LogIndex(3));

@@ -22,14 +22,15 @@ constexpr std::uint32_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
 // One or more samples of every new command type, in CommandType order.
 std::vector<Command> job_samples() {
   std::vector<Command> out;
-  out.emplace_back(PutJob{"report", R"({"name":"report"})"});
-  out.emplace_back(PutJob{"", ""});
+  out.emplace_back(PutJob{"report", R"({"name":"report"})", 1'700'000'000'000});
+  out.emplace_back(PutJob{"", "", kMin});
   out.emplace_back(DeleteJob{"report"});
   out.emplace_back(SetJobEnabled{"report", false});
   out.emplace_back(SetJobEnabled{"report", true});
   out.emplace_back(CreateRun{"report", 1'700'000'000'000, 1, "nw-1", 0, 1,
                              1'700'000'030'000, 1'700'000'000'005});
   out.emplace_back(CreateRun{"", kMin, kMaxU32, "", kMaxU32, 0, kMax, kMin});
+  out.emplace_back(CreateRun{"report", 5, 1, "nw-2", 0, 1, 30'005, 5, true});
   out.emplace_back(
       UpdateRun{7, 7, RunRecord::State::running, 0, "", 1000, 0, 31'000});
   out.emplace_back(UpdateRun{kMaxU64, 0, RunRecord::State::failed, -1,
