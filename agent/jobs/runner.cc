@@ -1,10 +1,9 @@
 // JobService's runner: on every agent, runs the runs dispatched to it.
-#include <signal.h>
-#include <string.h>
 
 #include "agent/cluster/cluster.h"
 #include "agent/controller/cluster_state.h"
 #include "agent/jobs/job_service_internal.h"
+#include "agent/jobs/run_policy.h"
 #include "agent/state/state_db.h"
 #include "common/config/job_codec.h"
 
@@ -16,92 +15,6 @@ using State = controller::RunRecord::State;
 
 constexpr auto kWatchWait = std::chrono::milliseconds(100);
 constexpr auto kReportTimeout = std::chrono::seconds(10);
-
-std::int64_t ms_of(WallTime t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             t.time_since_epoch())
-      .count();
-}
-
-std::int64_t to_ms(Duration d) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-}
-
-std::string signal_name(int sig) {
-  const char* abbrev = sigabbrev_np(sig);
-  return abbrev != nullptr ? "SIG" + std::string(abbrev)
-                           : "signal " + std::to_string(sig);
-}
-
-// The final report of a run from how its process ended.
-controller::UpdateRun final_update(const RunRecord& run, const RunResult& res,
-                                   const std::string& cancel_reason,
-                                   Duration timeout) {
-  controller::UpdateRun u;
-  u.run_id = run.run_id;
-  u.fencing_token = run.fencing_token;
-  u.started_ms = res.pgid != 0 ? ms_of(res.started_at) : 0;
-  u.ended_ms = ms_of(res.ended_at);
-  if (res.exit_code) {
-    u.exit_code = *res.exit_code;
-  } else if (res.signal) {
-    u.exit_code = 128 + *res.signal;
-  }
-  auto how = [&] {
-    if (res.exit_code)
-      return "exited with status " + std::to_string(*res.exit_code);
-    if (res.signal) return "killed by " + signal_name(*res.signal);
-    return std::string("ended");
-  };
-  switch (res.reason) {
-    case EndReason::exited:
-      u.state = res.succeeded() ? State::succeeded : State::failed;
-      u.reason = how();
-      break;
-    case EndReason::timed_out:
-      u.state = State::timed_out;
-      u.reason = "timed out after " + format_duration(timeout) +
-                 "; the process tree was killed (" + how() + ")";
-      break;
-    case EndReason::cancelled:
-      u.state = State::cancelled;
-      u.reason = cancel_reason.empty() ? "cancelled" : cancel_reason;
-      if (res.pgid != 0) u.reason += " (" + how() + ")";
-      break;
-    case EndReason::failed_to_start:
-      u.state = State::failed;
-      // As a shell would: 127 not found, 126 not executable.
-      u.exit_code = 1;
-      if (res.error && res.error->code == Code::not_found) u.exit_code = 127;
-      if (res.error && res.error->code == Code::permission_denied) {
-        u.exit_code = 126;
-      }
-      u.reason = "could not start: " +
-                 (res.error ? res.error->message : std::string("unknown"));
-      break;
-  }
-  if (u.reason.size() > controller::kMaxReasonBytes) {
-    u.reason.resize(controller::kMaxReasonBytes);
-  }
-  return u;
-}
-
-RunSpec run_spec(const config::JobSpec& spec, Duration kill_grace) {
-  RunSpec rs;
-  if (!spec.shell.empty()) {
-    rs.shell = spec.shell;
-  } else {
-    rs.argv = spec.command;
-  }
-  rs.env = spec.env;
-  rs.workdir = spec.workdir;
-  rs.timeout =
-      std::chrono::duration_cast<std::chrono::milliseconds>(spec.timeout);
-  rs.kill_grace =
-      std::chrono::duration_cast<std::chrono::milliseconds>(kill_grace);
-  rs.output_limit = static_cast<std::size_t>(spec.output_limit);
-  return rs;
-}
 
 }  // namespace
 

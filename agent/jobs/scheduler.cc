@@ -9,6 +9,7 @@
 #include "agent/cluster/cluster.h"
 #include "agent/controller/cluster_state.h"
 #include "agent/jobs/job_service_internal.h"
+#include "agent/jobs/run_policy.h"
 #include "common/config/job_codec.h"
 #include "common/http/forward.h"
 
@@ -25,38 +26,8 @@ constexpr auto kKillTimeout = std::chrono::seconds(5);
 // most this many; the rest are recorded missed).
 constexpr std::size_t kMaxCatchUp = 1000;
 
-std::int64_t to_ms(Duration d) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-}
-
-std::int64_t ms_of(WallTime t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             t.time_since_epoch())
-      .count();
-}
-
 WallTime wall_of(std::int64_t ms) {
   return WallTime(std::chrono::milliseconds(ms));
-}
-
-bool retryable(const RunRecord& r) {
-  return r.state == State::failed || r.state == State::timed_out ||
-         r.state == State::lost;
-}
-
-// The delay before attempt `attempt + 1`: backoff * 2^(attempt-1), capped,
-// scaled by a jitter factor in [1 - j, 1 + j] that is a fixed function of
-// the run id, so every leader computes the same due time.
-std::int64_t retry_delay_ms(const config::RetryPolicy& p, std::uint32_t attempt,
-                            std::uint64_t run_id) {
-  double d = static_cast<double>(to_ms(p.backoff)) *
-             std::pow(2.0, static_cast<double>(attempt - 1));
-  d = std::min(d, static_cast<double>(to_ms(p.max_backoff)));
-  std::uint64_t h = run_id * 0x9E3779B97F4A7C15ULL;
-  h ^= h >> 31;
-  const double unit = static_cast<double>(h % 10001) / 10000.0;  // [0, 1]
-  d *= 1.0 + p.jitter * (2.0 * unit - 1.0);
-  return std::max<std::int64_t>(0, static_cast<std::int64_t>(d));
 }
 
 std::string deadline_reason(const config::JobSpec& spec) {
@@ -130,7 +101,7 @@ void JobService::queue_retries(const controller::ClusterState& state,
                                const std::vector<std::uint64_t>& ids,
                                bool rescan) {
   auto consider = [&](const RunRecord& r, const config::RetryPolicy& rp) {
-    if (!retryable(r) || r.attempt > static_cast<std::uint32_t>(rp.max)) {
+    if (!retryable(r.state) || r.attempt > static_cast<std::uint32_t>(rp.max)) {
       return;
     }
     if (!retry_pending_.insert(r.run_id).second) return;
