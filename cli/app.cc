@@ -54,6 +54,8 @@ std::unique_ptr<Cli> build_cli() {
   add_consume_commands(*cli);
   add_group_commands(*cli);
   add_bench_commands(*cli);
+  add_job_commands(*cli);
+  add_lock_commands(*cli);
   add_version_commands(*cli);
   add_completion_commands(*cli);
   return cli;

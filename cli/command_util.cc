@@ -234,6 +234,19 @@ Result<std::unique_ptr<http::Client>> new_client_at(const Globals& globals,
   return std::make_unique<http::Client>(std::move(endpoints), options);
 }
 
+Result<std::unique_ptr<http::Client>> new_request_client(const Globals& globals,
+                                                         Duration timeout) {
+  NW_ASSIGN_OR_RETURN(std::vector<http::Endpoint> endpoints,
+                      http::parse_endpoints(globals.addr));
+  http::ClientOptions options;
+  options.token = globals.token;
+  options.ca_cert = globals.ca_cert;
+  options.timeout = timeout;
+  options.connect_timeout = std::min(timeout, Duration(2000));
+  options.user_agent = std::string("nwctl/") + kVersion;
+  return std::make_unique<http::Client>(std::move(endpoints), options);
+}
+
 namespace {
 struct sigaction g_old_int;
 struct sigaction g_old_term;

@@ -26,12 +26,15 @@
 // process-wide (a signal handler sets an atomic flag).
 namespace nw::ctl {
 
-// One per noun (topic.cc, produce.cc, consume.cc, group.cc, bench.cc).
+// One per noun (topic.cc, produce.cc, consume.cc, group.cc, bench.cc,
+// job.cc, lock.cc).
 void add_topic_commands(Cli& cli);
 void add_produce_commands(Cli& cli);
 void add_consume_commands(Cli& cli);
 void add_group_commands(Cli& cli);
 void add_bench_commands(Cli& cli);
+void add_job_commands(Cli& cli);
+void add_lock_commands(Cli& cli);
 
 // A command's help footer: its examples, then the exit codes of the root's
 // footer (a subcommand with its own footer would drop them).
@@ -98,6 +101,13 @@ ClientFactory leader_client_factory(const Globals& globals, Duration timeout);
 Result<std::unique_ptr<http::Client>> new_client_at(const Globals& globals,
                                                     Duration timeout,
                                                     const std::string& addr);
+
+// As new_client, but each request opens its own connection (no
+// keep-alive), as Context::client() does: for requests that must not be
+// sent twice or that come seconds apart (job runs, long-polls, lock
+// renewals), with a per-request `timeout` of their own.
+Result<std::unique_ptr<http::Client>> new_request_client(const Globals& globals,
+                                                         Duration timeout);
 
 // SIGINT and SIGTERM set a flag instead of killing nwctl, so a command can
 // stop reading, commit, leave its group and exit cleanly; a second signal

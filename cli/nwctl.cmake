@@ -14,6 +14,11 @@ nw_add_library(ctl SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/group.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/group_consumer.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/group_format.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/job.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/job_format.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/job_run.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/lock.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/lock_format.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/produce.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/produce_input.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/producer.cc
@@ -22,6 +27,6 @@ nw_add_library(ctl SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/topic.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/topic_format.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/version.cc
-  DEPS nw::base nw::api nw::http nw::cliutil nw::records)
+  DEPS nw::base nw::api nw::http nw::cliutil nw::records nw::jobspec)
 add_executable(nwctl ${CMAKE_CURRENT_SOURCE_DIR}/main.cc)
 target_link_libraries(nwctl PRIVATE nw::ctl)

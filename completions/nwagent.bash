@@ -6,7 +6,7 @@ _nwagent_data() {
     "")
       subs=""
       flags="--help -h --dev --version --recover"
-      vopts="--config -c --completion --node-id --data-dir --log-level --log-format --log-file --api-listen --api --api-threads --api-read-timeout --api-write-timeout --api-max-body-size --peer-listen --peer --peer-advertise --cluster-bootstrap-expect --bootstrap-expect --cluster-join --join --raft-tick-interval --raft-election-ticks --raft-heartbeat-ticks --raft-snapshot-threshold --shutdown-timeout"
+      vopts="--config -c --completion --node-id --data-dir --log-level --log-format --log-file --api-listen --api --api-threads --api-read-timeout --api-write-timeout --api-max-body-size --peer-listen --peer --peer-advertise --cluster-bootstrap-expect --bootstrap-expect --cluster-join --join --raft-tick-interval --raft-election-ticks --raft-heartbeat-ticks --raft-snapshot-threshold --jobs-workers --jobs-lease --jobs-kill-grace --shutdown-timeout"
       pos="" ;;
   esac
 }

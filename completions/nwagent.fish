@@ -6,7 +6,7 @@ function __nwagent_data --argument-names path
         case ''
             set -g __nwagent_subs
             set -g __nwagent_flags '--help' '-h' '--dev' '--version' '--recover'
-            set -g __nwagent_vopts '--config' '-c' '--completion' '--node-id' '--data-dir' '--log-level' '--log-format' '--log-file' '--api-listen' '--api' '--api-threads' '--api-read-timeout' '--api-write-timeout' '--api-max-body-size' '--peer-listen' '--peer' '--peer-advertise' '--cluster-bootstrap-expect' '--bootstrap-expect' '--cluster-join' '--join' '--raft-tick-interval' '--raft-election-ticks' '--raft-heartbeat-ticks' '--raft-snapshot-threshold' '--shutdown-timeout'
+            set -g __nwagent_vopts '--config' '-c' '--completion' '--node-id' '--data-dir' '--log-level' '--log-format' '--log-file' '--api-listen' '--api' '--api-threads' '--api-read-timeout' '--api-write-timeout' '--api-max-body-size' '--peer-listen' '--peer' '--peer-advertise' '--cluster-bootstrap-expect' '--bootstrap-expect' '--cluster-join' '--join' '--raft-tick-interval' '--raft-election-ticks' '--raft-heartbeat-ticks' '--raft-snapshot-threshold' '--jobs-workers' '--jobs-lease' '--jobs-kill-grace' '--shutdown-timeout'
             set -g __nwagent_pos
             set -g __nwagent_descs
     end

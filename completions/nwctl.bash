@@ -4,7 +4,7 @@
 _nwctl_data() {
   case "$1" in
     "")
-      subs="status cluster topic produce consume group bench version completion"
+      subs="status cluster topic produce consume group bench job lock version completion"
       flags="--help -h"
       vopts="--addr --token --ca-cert --output -o --timeout"
       pos="" ;;
@@ -128,6 +128,71 @@ _nwctl_data() {
       flags="--help -h"
       vopts="--messages --duration --in-flight --addr --token --ca-cert --output -o --timeout"
       pos="" ;;
+    "job")
+      subs="apply list show run history logs kill pause resume delete missed"
+      flags="--help -h"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "job apply")
+      subs=""
+      flags="--help -h --dry-run --prune"
+      vopts="--file -f --addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "job list")
+      subs=""
+      flags="--help -h"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "job show")
+      subs=""
+      flags="--help -h"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "job run")
+      subs=""
+      flags="--help -h --wait -w"
+      vopts="--timeout --addr --token --ca-cert --output -o"
+      pos="" ;;
+    "job history")
+      subs=""
+      flags="--help -h"
+      vopts="--limit -n --addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "job logs")
+      subs=""
+      flags="--help -h --follow -f"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "job kill")
+      subs=""
+      flags="--help -h"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "job pause")
+      subs=""
+      flags="--help -h"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "job resume")
+      subs=""
+      flags="--help -h"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "job delete")
+      subs=""
+      flags="--help -h"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "job missed")
+      subs=""
+      flags="--help -h"
+      vopts="--addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
+    "lock")
+      subs=""
+      flags="--help -h"
+      vopts="--ttl --wait --addr --token --ca-cert --output -o --timeout"
+      pos="" ;;
     "version")
       subs=""
       flags="--help -h --client"
@@ -195,6 +260,32 @@ _nwctl_choices() {
     "bench produce|-o") echo "table json" ;;
     "bench consume|--output") echo "table json" ;;
     "bench consume|-o") echo "table json" ;;
+    "job|--output") echo "table json" ;;
+    "job|-o") echo "table json" ;;
+    "job apply|--output") echo "table json" ;;
+    "job apply|-o") echo "table json" ;;
+    "job list|--output") echo "table json" ;;
+    "job list|-o") echo "table json" ;;
+    "job show|--output") echo "table json" ;;
+    "job show|-o") echo "table json" ;;
+    "job run|--output") echo "table json" ;;
+    "job run|-o") echo "table json" ;;
+    "job history|--output") echo "table json" ;;
+    "job history|-o") echo "table json" ;;
+    "job logs|--output") echo "table json" ;;
+    "job logs|-o") echo "table json" ;;
+    "job kill|--output") echo "table json" ;;
+    "job kill|-o") echo "table json" ;;
+    "job pause|--output") echo "table json" ;;
+    "job pause|-o") echo "table json" ;;
+    "job resume|--output") echo "table json" ;;
+    "job resume|-o") echo "table json" ;;
+    "job delete|--output") echo "table json" ;;
+    "job delete|-o") echo "table json" ;;
+    "job missed|--output") echo "table json" ;;
+    "job missed|-o") echo "table json" ;;
+    "lock|--output") echo "table json" ;;
+    "lock|-o") echo "table json" ;;
     "version|--output") echo "table json" ;;
     "version|-o") echo "table json" ;;
     "completion|--output") echo "table json" ;;

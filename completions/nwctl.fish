@@ -4,11 +4,11 @@
 function __nwctl_data --argument-names path
     switch "$path"
         case ''
-            set -g __nwctl_subs 'status' 'cluster' 'topic' 'produce' 'consume' 'group' 'bench' 'version' 'completion'
+            set -g __nwctl_subs 'status' 'cluster' 'topic' 'produce' 'consume' 'group' 'bench' 'job' 'lock' 'version' 'completion'
             set -g __nwctl_flags '--help' '-h'
             set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
             set -g __nwctl_pos
-            set -g __nwctl_descs 'status	Show the agent\'s node id, role, version and uptime' 'cluster	Show and change the cluster\'s members and leader' 'topic	Create, list, describe, change and delete topics' 'produce	Send one message per line of standard input (or --file) to a topic' 'consume	Print a topic\'s messages, from every partition or one, alone or as a member of a consumer group' 'group	List, inspect, reset and delete consumer groups' 'bench	Measure produce and consume throughput and latency' 'version	Show the versions of nwctl and of the agent it talks to; exits 0 even when no agent answers' 'completion	Print the shell completion script (bash, zsh or fish); e.g. source <(nwctl completion bash)'
+            set -g __nwctl_descs 'status	Show the agent\'s node id, role, version and uptime' 'cluster	Show and change the cluster\'s members and leader' 'topic	Create, list, describe, change and delete topics' 'produce	Send one message per line of standard input (or --file) to a topic' 'consume	Print a topic\'s messages, from every partition or one, alone or as a member of a consumer group' 'group	List, inspect, reset and delete consumer groups' 'bench	Measure produce and consume throughput and latency' 'job	Apply, list, run and follow scheduled jobs' 'lock	Run a command while holding a cluster-wide lock' 'version	Show the versions of nwctl and of the agent it talks to; exits 0 even when no agent answers' 'completion	Print the shell completion script (bash, zsh or fish); e.g. source <(nwctl completion bash)'
         case 'status'
             set -g __nwctl_subs
             set -g __nwctl_flags '--help' '-h'
@@ -153,6 +153,84 @@ function __nwctl_data --argument-names path
             set -g __nwctl_vopts '--messages' '--duration' '--in-flight' '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
             set -g __nwctl_pos
             set -g __nwctl_descs
+        case 'job'
+            set -g __nwctl_subs 'apply' 'list' 'show' 'run' 'history' 'logs' 'kill' 'pause' 'resume' 'delete' 'missed'
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs 'apply	Create or change the jobs defined in TOML files; prints the plan' 'list	List the jobs: state, schedule, next run, last result' 'show	Show a job\'s definition and its recent runs' 'run	Start a job now; with --wait follow its output and exit with its exit code' 'history	List a job\'s recent runs, newest first' 'logs	Print a run\'s output (stdout and stderr)' 'kill	Cancel a run (SIGTERM, then SIGKILL after the grace period)' 'pause	Stop scheduling a job (it can still be run by hand)' 'resume	Schedule a paused job again' 'delete	Delete a job (no prompt)' 'missed	List the slots that did not run, and why'
+        case 'job apply'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h' '--dry-run' '--prune'
+            set -g __nwctl_vopts '--file' '-f' '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'job list'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'job show'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'job run'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h' '--wait' '-w'
+            set -g __nwctl_vopts '--timeout' '--addr' '--token' '--ca-cert' '--output' '-o'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'job history'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--limit' '-n' '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'job logs'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h' '--follow' '-f'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'job kill'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'job pause'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'job resume'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'job delete'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'job missed'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
+        case 'lock'
+            set -g __nwctl_subs
+            set -g __nwctl_flags '--help' '-h'
+            set -g __nwctl_vopts '--ttl' '--wait' '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_pos
+            set -g __nwctl_descs
         case 'version'
             set -g __nwctl_subs
             set -g __nwctl_flags '--help' '-h' '--client'
@@ -273,6 +351,58 @@ function __nwctl_choices --argument-names path opt
         case 'bench consume|--output'
             printf '%s\n' 'table' 'json'
         case 'bench consume|-o'
+            printf '%s\n' 'table' 'json'
+        case 'job|--output'
+            printf '%s\n' 'table' 'json'
+        case 'job|-o'
+            printf '%s\n' 'table' 'json'
+        case 'job apply|--output'
+            printf '%s\n' 'table' 'json'
+        case 'job apply|-o'
+            printf '%s\n' 'table' 'json'
+        case 'job list|--output'
+            printf '%s\n' 'table' 'json'
+        case 'job list|-o'
+            printf '%s\n' 'table' 'json'
+        case 'job show|--output'
+            printf '%s\n' 'table' 'json'
+        case 'job show|-o'
+            printf '%s\n' 'table' 'json'
+        case 'job run|--output'
+            printf '%s\n' 'table' 'json'
+        case 'job run|-o'
+            printf '%s\n' 'table' 'json'
+        case 'job history|--output'
+            printf '%s\n' 'table' 'json'
+        case 'job history|-o'
+            printf '%s\n' 'table' 'json'
+        case 'job logs|--output'
+            printf '%s\n' 'table' 'json'
+        case 'job logs|-o'
+            printf '%s\n' 'table' 'json'
+        case 'job kill|--output'
+            printf '%s\n' 'table' 'json'
+        case 'job kill|-o'
+            printf '%s\n' 'table' 'json'
+        case 'job pause|--output'
+            printf '%s\n' 'table' 'json'
+        case 'job pause|-o'
+            printf '%s\n' 'table' 'json'
+        case 'job resume|--output'
+            printf '%s\n' 'table' 'json'
+        case 'job resume|-o'
+            printf '%s\n' 'table' 'json'
+        case 'job delete|--output'
+            printf '%s\n' 'table' 'json'
+        case 'job delete|-o'
+            printf '%s\n' 'table' 'json'
+        case 'job missed|--output'
+            printf '%s\n' 'table' 'json'
+        case 'job missed|-o'
+            printf '%s\n' 'table' 'json'
+        case 'lock|--output'
+            printf '%s\n' 'table' 'json'
+        case 'lock|-o'
             printf '%s\n' 'table' 'json'
         case 'version|--output'
             printf '%s\n' 'table' 'json'

@@ -178,14 +178,18 @@ void JobService::add_routes(http::Server& server) {
           }
           wanted.push_back(std::move(*spec));
         }
-        std::vector<config::JobSpec> current;
-        Status read = ok_status();
+        // Copied under the state lock, decoded after it.
+        std::vector<std::string> specs;
         cluster_.read([&](const controller::ClusterState& state) {
           for (const auto& [name, j] : state.jobs()) {
-            Result<config::JobSpec> spec = config::decode_job(j.spec_json);
-            if (spec.ok()) current.push_back(std::move(*spec));
+            specs.push_back(j.spec_json);
           }
         });
+        std::vector<config::JobSpec> current;
+        for (const std::string& text : specs) {
+          Result<config::JobSpec> spec = config::decode_job(text);
+          if (spec.ok()) current.push_back(std::move(*spec));
+        }
         const config::JobDiff diff = config::diff_jobs(current, wanted, prune);
         if (!dry_run) {
           for (const config::JobSpec& s : wanted) {
@@ -227,32 +231,43 @@ void JobService::add_routes(http::Server& server) {
 
   server.route(
       "GET", "/v1/jobs", "/v1/jobs", leader([this](const http::Request&) {
-        json out = json::array();
+        // Copied under the state lock; specs decoded and JSON built after.
+        struct Row {
+          controller::JobRecord job;
+          std::size_t running = 0;
+          std::optional<RunRecord> last;
+        };
+        std::vector<Row> rows;
         cluster_.read([&](const controller::ClusterState& state) {
           std::map<std::string, std::size_t> running;
-          for (const RunRecord* r : state.unfinished_runs()) {
-            ++running[r->job];
-          }
+          for (const RunRecord* r : state.unfinished_runs()) ++running[r->job];
+          rows.reserve(state.jobs().size());
           for (const auto& [name, j] : state.jobs()) {
-            Result<config::JobSpec> spec = config::decode_job(j.spec_json);
+            Row row{j, running[name], std::nullopt};
             const std::vector<const RunRecord*> runs = state.runs_of(name);
-            std::optional<std::int64_t> next = next_slot(name);
-            out.push_back(
-                {{"name", name},
-                 {"kind",
-                  spec.ok() ? std::string(config::to_string(spec->kind)) : ""},
-                 {"enabled", j.enabled},
-                 {"state", job_state(j, running[name])},
-                 {"schedule", spec.ok() ? spec->schedule : ""},
-                 {"timezone", spec.ok() ? spec->timezone : ""},
-                 {"version", j.version},
-                 {"next_run",
-                  next && j.enabled ? json(format_ms(*next)) : json(nullptr)},
-                 {"running", running[name]},
-                 {"last_run",
-                  runs.empty() ? json(nullptr) : run_json(*runs.back())}});
+            if (!runs.empty()) row.last = *runs.back();
+            rows.push_back(std::move(row));
           }
         });
+        json out = json::array();
+        for (const Row& row : rows) {
+          const controller::JobRecord& j = row.job;
+          Result<config::JobSpec> spec = config::decode_job(j.spec_json);
+          std::optional<std::int64_t> next = next_slot(j.name);
+          out.push_back(
+              {{"name", j.name},
+               {"kind",
+                spec.ok() ? std::string(config::to_string(spec->kind)) : ""},
+               {"enabled", j.enabled},
+               {"state", job_state(j, row.running)},
+               {"schedule", spec.ok() ? spec->schedule : ""},
+               {"timezone", spec.ok() ? spec->timezone : ""},
+               {"version", j.version},
+               {"next_run",
+                next && j.enabled ? json(format_ms(*next)) : json(nullptr)},
+               {"running", row.running},
+               {"last_run", row.last ? run_json(*row.last) : json(nullptr)}});
+        }
         return ok_json({{"jobs", out}});
       }));
 
@@ -586,8 +601,20 @@ void JobService::add_lock_routes(http::Server& server) {
                   Error(Code::unavailable, "lock vanished; retry", {}, "jobs"));
             return ok_json(lock_json(*l, now_ms()));
           }
-          if (s.error().code != Code::conflict || mono_now() >= deadline) {
-            return fail(s.error());
+          if (s.error().code != Code::conflict) return fail(s.error());
+          if (mono_now() >= deadline) {
+            // Say who holds it and for how long, in the leader's terms.
+            Error e = s.error();
+            if (auto l = current(*name)) {
+              const std::int64_t left =
+                  std::max<std::int64_t>(0, l->deadline_ms - now_ms());
+              e.message =
+                  "lock \"" + *name + "\" is held by \"" + l->holder +
+                  "\" (token " + std::to_string(l->token) + ") for up to " +
+                  format_duration(std::chrono::milliseconds(left)) + " more";
+              e.hint = "wait for it (nwctl lock --wait), or retry later";
+            }
+            return fail(e);
           }
           // Held: wait for a change (a release) or its deadline.
           std::int64_t until_free = 100;

@@ -306,13 +306,15 @@ std::string job_key_name(std::string_view name) {
 
 Status check_job_name(std::string_view name) {
   bool good = !name.empty() && name.size() <= kMaxJobNameLength &&
-              name != "." && name != "..";
+              name != "." && name != ".." && name != "apply" &&
+              name != "missed";
   for (char c : name) good = good && name_char(c);
   if (good) return ok_status();
   std::string shown(name.substr(0, 210));
+  // "apply" and "missed" are routes under /v1/jobs/.
   return Error(Code::invalid_argument,
                "expected a job name of 1-200 characters of A-Z a-z 0-9 . _ - "
-               "(not \".\" or \"..\"), got " +
+               "(not \".\", \"..\", \"apply\" or \"missed\"), got " +
                    detail::quoted(shown),
                {}, kDomain);
 }

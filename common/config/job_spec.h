@@ -63,7 +63,8 @@ struct Placement {
 // One job. The defaults below are the documented defaults of docs/jobs.md:
 // a key left out of the TOML file or the JSON body has exactly this value.
 struct JobSpec {
-  std::string name;  // 1-200 of [A-Za-z0-9._-], not "." or ".."
+  std::string name;  // 1-200 of [A-Za-z0-9._-]; not ".", "..", "apply",
+                     // "missed" (routes under /v1/jobs/)
   JobKind kind = JobKind::shell;
   // Exactly one of command (argv, run without a shell) and shell (run by
   // /bin/sh -c) is set.
@@ -116,8 +117,8 @@ std::optional<MissedPolicy> missed_from_string(std::string_view text);
 std::string job_key_name(std::string_view name);
 
 // Checks a job name. invalid_argument with the detail only:
-// "expected a job name of 1-200 characters of A-Z a-z 0-9 . _ - (not \".\"
-// or \"..\"), got \"a b\"".
+// "expected a job name of 1-200 characters of A-Z a-z 0-9 . _ - (not \".\",
+// \"..\", \"apply\" or \"missed\"), got \"a b\"".
 Status check_job_name(std::string_view name);
 
 // Checks every rule on a whole job, in the order of docs/jobs.md, and

@@ -591,8 +591,8 @@ const KeyOps* find_ops(std::string_view key) {
 }
 
 const std::vector<std::string>& table_names() {
-  static const std::vector<std::string>* names =
-      new std::vector<std::string>{"log", "api", "peer", "cluster", "raft"};
+  static const std::vector<std::string>* names = new std::vector<std::string>{
+      "log", "api", "peer", "cluster", "raft", "jobs"};
   return *names;
 }
 

@@ -70,7 +70,7 @@ TEST_SUITE("config.agent_config") {
       CHECK(k.flag == flag);
       CHECK(k.live == (k.key == "log.level"));
     }
-    CHECK(keys().size() == 19);
+    CHECK(keys().size() == 22);
   }
 
   TEST_CASE("find_key.by_key_flag_and_alias") {
@@ -175,7 +175,8 @@ max_body_size = "1MiB"
           "api.max_body_size, peer.listen, peer.advertise, "
           "cluster.bootstrap_expect, cluster.join, raft.tick_interval, "
           "raft.election_ticks, raft.heartbeat_ticks, "
-          "raft.snapshot_threshold, shutdown_timeout)");
+          "raft.snapshot_threshold, jobs.workers, jobs.lease, "
+          "jobs.kill_grace, shutdown_timeout)");
   }
 
   TEST_CASE("parse_toml.unknown_key_in_table_names_line") {
@@ -186,16 +187,17 @@ max_body_size = "1MiB"
           "api.max_body_size, peer.listen, peer.advertise, "
           "cluster.bootstrap_expect, cluster.join, raft.tick_interval, "
           "raft.election_ticks, raft.heartbeat_ticks, "
-          "raft.snapshot_threshold, shutdown_timeout)");
+          "raft.snapshot_threshold, jobs.workers, jobs.lease, "
+          "jobs.kill_grace, shutdown_timeout)");
   }
 
   TEST_CASE("parse_toml.unknown_table_names_line") {
     CHECK(parse_error("data_dir = \"/x\"\n\n[metrics]\nport = 1\n") ==
           "agent.toml:3: metrics: unknown table (known tables: log, api, peer, "
-          "cluster, raft)");
+          "cluster, raft, jobs)");
     CHECK(parse_error("[api]\n[api.tls]\ncert = \"x\"\n") ==
           "agent.toml:2: api.tls: unknown table (known tables: log, api, peer, "
-          "cluster, raft)");
+          "cluster, raft, jobs)");
   }
 
   TEST_CASE("parse_toml.did_you_mean") {

@@ -264,7 +264,8 @@ TEST_SUITE("config.job_file") {
   TEST_CASE("parse.job_names") {
     CHECK(parse_error("[job.\"a b\"]\nshell = \"x\"\n") ==
           "jobs/report.toml:1: job.\"a b\": expected a job name of 1-200 "
-          "characters of A-Z a-z 0-9 . _ - (not \".\" or \"..\"), got "
+          "characters of A-Z a-z 0-9 . _ - (not \".\", \"..\", \"apply\" or "
+          "\"missed\"), got "
           "\"a b\"");
     CHECK(parse_error("[job.x]\nshell = \"x\"\n[job.\"a.b\"]\ntimeout = "
                       "\"1y\"\n")

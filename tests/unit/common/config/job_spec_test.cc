@@ -82,9 +82,10 @@ TEST_SUITE("config.job_spec") {
       CHECK(key == "");
     }
     j.name = "a b";
-    CHECK(invalid(j) ==
-          "job.\"a b\": expected a job name of 1-200 characters of A-Z a-z "
-          "0-9 . _ - (not \".\" or \"..\"), got \"a b\"");
+    CHECK(
+        invalid(j) ==
+        "job.\"a b\": expected a job name of 1-200 characters of A-Z a-z "
+        "0-9 . _ - (not \".\", \"..\", \"apply\" or \"missed\"), got \"a b\"");
   }
 
   TEST_CASE("validate.command_or_shell_exactly_one") {
