@@ -168,6 +168,7 @@ class ClusterState {
   Status apply_one(const SetJobEnabled& c);
   Status apply_one(const CreateRun& c);
   Status apply_one(const UpdateRun& c);
+  Status apply_one(const ReportRuns& c);
   Status apply_one(const RecordMissed& c);
   Status apply_one(const AcquireLock& c);
   Status apply_one(const RenewLock& c);

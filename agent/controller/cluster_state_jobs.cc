@@ -367,6 +367,15 @@ Status ClusterState::apply_one(const UpdateRun& c) {
   return ok_status();
 }
 
+Status ClusterState::apply_one(const ReportRuns& c) {
+  for (const UpdateRun& u : c.updates) {
+    // A refused update changed nothing (apply_one rejects before it
+    // writes); the others stand.
+    (void)apply_one(u);
+  }
+  return ok_status();
+}
+
 Status ClusterState::apply_one(const RecordMissed& c) {
   auto it = jobs_.find(c.job);
   if (it == jobs_.end()) return unknown_job("record missed slot", c.job);

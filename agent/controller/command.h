@@ -51,6 +51,7 @@ enum class CommandType : std::uint8_t {
   acquire_lock = 20,
   renew_lock = 21,
   release_lock = 22,
+  report_runs = 23,
 };
 
 std::string_view to_string(CommandType t);
@@ -317,13 +318,26 @@ struct ReleaseLock {
   bool operator==(const ReleaseLock&) const = default;
 };
 
+// Several runners' end-of-run reports in one entry (a runner groups the
+// reports that are ready together, so a busy agent costs one entry per
+// batch instead of one per run). Each update is applied as an UpdateRun
+// on its own, in order; one that UpdateRun would reject changes nothing
+// and is skipped, and the command itself is never rejected: a refused end
+// report means the run is no longer the reporter's (lost, or finished),
+// and the reporter drops it either way. At most kMaxReportRuns updates.
+struct ReportRuns {
+  std::vector<UpdateRun> updates;
+  bool operator==(const ReportRuns&) const = default;
+};
+inline constexpr std::size_t kMaxReportRuns = 4096;
+
 // Alternatives are in CommandType order; new ones go at the end.
 using Command =
     std::variant<RegisterNode, UpdateNode, SetRole, SetState, Heartbeat,
                  RemoveNode, SetLabels, CreateTopic, DeleteTopic, AlterTopic,
                  SetPartitionReplicas, CommitOffsets, DeleteGroup, PutJob,
                  DeleteJob, SetJobEnabled, CreateRun, UpdateRun, RecordMissed,
-                 AcquireLock, RenewLock, ReleaseLock>;
+                 AcquireLock, RenewLock, ReleaseLock, ReportRuns>;
 
 CommandType command_type(const Command& c);
 

@@ -76,6 +76,8 @@ std::string_view to_string(CommandType t) {
       return "renew_lock";
     case CommandType::release_lock:
       return "release_lock";
+    case CommandType::report_runs:
+      return "report_runs";
   }
   return "?";
 }
@@ -249,6 +251,11 @@ void encode_body(std::string* out, const RenewLock& c) {
   raft::put_u64(out, c.token);
   wire::put_i64(out, c.now_ms);
   wire::put_i64(out, c.ttl_ms);
+}
+
+void encode_body(std::string* out, const ReportRuns& c) {
+  raft::put_u32(out, static_cast<std::uint32_t>(c.updates.size()));
+  for (const UpdateRun& u : c.updates) encode_body(out, u);
 }
 
 void encode_body(std::string* out, const ReleaseLock& c) {
@@ -549,6 +556,20 @@ bool decode_body(raft::ByteReader* r, RenewLock* c, std::string* why) {
 bool decode_body(raft::ByteReader* r, ReleaseLock* c, std::string* why) {
   if (!decode_lock_names(r, &c->name, &c->holder, why)) return false;
   if (!r->u64(&c->token)) return (*why = "truncated in token", false);
+  return true;
+}
+
+bool decode_body(raft::ByteReader* r, ReportRuns* c, std::string* why) {
+  std::uint32_t n = 0;
+  if (!r->u32(&n)) return (*why = "truncated in count", false);
+  // An update takes at least 8 + 8 + 1 + 4 + 4 + 3 * 8 bytes.
+  if (n > kMaxReportRuns || n > r->remaining() / 49) {
+    return (*why = "count " + std::to_string(n) + " out of range", false);
+  }
+  c->updates.resize(n);
+  for (UpdateRun& u : c->updates) {
+    if (!decode_body(r, &u, why)) return false;
+  }
   return true;
 }
 

@@ -84,6 +84,7 @@ Status JobService::start() {
     workers_.emplace_back([this] { worker_loop(); });
   }
   watcher_thread_ = std::thread([this] { watcher_loop(); });
+  reporter_thread_ = std::thread([this] { reporter_loop(); });
   scheduler_thread_ = std::thread([this] { scheduler_loop(); });
   return ok_status();
 }
@@ -105,6 +106,9 @@ void JobService::stop() {
   if (watcher_thread_.joinable()) watcher_thread_.join();
   for (std::thread& t : workers_) t.join();
   workers_.clear();
+  // Reports of runs that ended are sent (one try when no leader answers).
+  report_cv_.notify_all();
+  if (reporter_thread_.joinable()) reporter_thread_.join();
   pool_cv_.notify_all();
   for (std::thread& t : pool_) t.join();
   pool_.clear();

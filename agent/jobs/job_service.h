@@ -150,6 +150,11 @@ class JobService final : public service::Service {
   // Sends `u` (from any thread) and waits; false when the run is no longer
   // ours (fencing token refused, or the run already finished).
   bool report(const controller::UpdateRun& u);
+  // Queues the end report of a run for the reporter thread, which sends
+  // what is ready as one ReportRuns (or a lone UpdateRun).
+  void enqueue_report(const controller::UpdateRun& u);
+  void reporter_loop();
+  void report_batch(const std::vector<controller::UpdateRun>& us);
 
   // --- API (job_api.cc) ---
   void add_lock_routes(http::Server& server);
@@ -221,6 +226,12 @@ class JobService final : public service::Service {
   std::set<QueueItem> queue_;  // dispatched here, not started
   std::map<std::uint64_t, std::unique_ptr<Active>> active_;  // known here
   std::set<std::uint64_t> done_;  // finished here, until the state agrees
+
+  // End reports waiting for the reporter thread.
+  std::mutex report_mu_;
+  std::condition_variable report_cv_;
+  std::deque<controller::UpdateRun> reports_;
+  std::thread reporter_thread_;
 
   // Task pool.
   std::mutex pool_mu_;

@@ -231,8 +231,8 @@ void JobService::execute(std::uint64_t run_id) {
     u.ended_ms = now_ms();
     u.reason =
         cancel_reason.empty() ? "cancelled before it started" : cancel_reason;
-    report(u);
     forget();
+    enqueue_report(u);
     return;
   }
 
@@ -262,8 +262,8 @@ void JobService::execute(std::uint64_t run_id) {
     u.exit_code = 1;
     u.ended_ms = now_ms();
     u.reason = "not started: the agent's state.db failed: " + s.error().message;
-    report(u);
     forget();
+    enqueue_report(u);
     return;
   }
   {
@@ -320,10 +320,71 @@ void JobService::execute(std::uint64_t run_id) {
   }
   if (u.started_ms == 0) u.started_ms = started_ms;
   metrics_->finished.with({to_string(u.state)}).inc();
-  report(u);
-  (void)options_.db->exec("DELETE FROM run_started WHERE run_id = ?",
-                          {static_cast<std::int64_t>(run_id)});
+  // The worker is free at once; the reporter sends the end (grouped
+  // with others that are ready) and then forgets the start record.
   forget();
+  enqueue_report(u);
+}
+
+void JobService::enqueue_report(const controller::UpdateRun& u) {
+  {
+    std::lock_guard lock(report_mu_);
+    reports_.push_back(u);
+  }
+  report_cv_.notify_one();
+}
+
+void JobService::reporter_loop() {
+  while (true) {
+    std::vector<controller::UpdateRun> batch;
+    {
+      std::unique_lock lock(report_mu_);
+      report_cv_.wait(lock, [&] { return stopping_ || !reports_.empty(); });
+      if (reports_.empty()) return;  // stopping, nothing left
+      // Whatever is ready goes together: under load, reports pile up
+      // while the previous batch commits, so a batch costs one entry.
+      while (!reports_.empty() && batch.size() < controller::kMaxReportRuns) {
+        batch.push_back(std::move(reports_.front()));
+        reports_.pop_front();
+      }
+    }
+    if (batch.size() == 1) {
+      report(batch.front());
+    } else {
+      report_batch(batch);
+    }
+    std::string sql = "DELETE FROM run_started WHERE run_id IN (";
+    state::Params ids;
+    for (const controller::UpdateRun& u : batch) {
+      sql += ids.empty() ? "?" : ",?";
+      ids.emplace_back(static_cast<std::int64_t>(u.run_id));
+    }
+    sql += ")";
+    if (Status s = options_.db->exec(sql, ids); !s.ok()) {
+      jobs_log().warn("cannot clear run start records",
+                      {{"error", s.error().message}});
+    }
+  }
+}
+
+void JobService::report_batch(const std::vector<controller::UpdateRun>& us) {
+  // As report(): unavailable is retried until a lease would have passed.
+  const MonoTime deadline = mono_now() + options_.lease;
+  Duration backoff = std::chrono::milliseconds(50);
+  const controller::Command cmd = controller::ReportRuns{us};
+  while (true) {
+    Status s = cluster_.propose(cmd, kReportTimeout);
+    if (s.ok()) return;
+    const Code c = s.error().code;
+    if ((c != Code::unavailable && c != Code::timeout) ||
+        mono_now() + backoff > deadline || stopping_) {
+      jobs_log().warn("run reports not delivered",
+                      {{"runs", us.size()}, {"error", s.error().message}});
+      return;
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min<Duration>(backoff * 2, std::chrono::seconds(1));
+  }
 }
 
 bool JobService::report(const controller::UpdateRun& u) {

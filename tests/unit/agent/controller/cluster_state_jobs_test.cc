@@ -341,6 +341,26 @@ TEST_SUITE("controller.cluster_state") {
     CHECK(s.unfinished_runs().empty());
   }
 
+  TEST_CASE("report_runs.applies_each_and_skips_the_refused") {
+    ClusterState s = with_job();
+    const std::uint64_t a = create(&s, 1000);
+    const std::uint64_t b = create(&s, 2000);
+    UpdateRun done_a = finish(a, State::succeeded, 0, 1500);
+    done_a.started_ms = 1100;
+    UpdateRun stale_b = finish(b, State::failed, 1, 2500);
+    stale_b.fencing_token = b + 1;  // refused: not b's token
+    UpdateRun unknown = finish(b + 100, State::failed, 1, 2500);
+    ok(&s, ReportRuns{{done_a, stale_b, unknown}});
+    CHECK(s.run(a)->state == State::succeeded);
+    CHECK(s.run(a)->started_ms == 1100);
+    CHECK(s.run(b)->state == State::dispatched);
+    CHECK(s.unfinished_runs().size() == 1);
+    // The same again: a finished run refuses, nothing changes.
+    const std::uint64_t v = s.version();
+    ok(&s, ReportRuns{{done_a}});
+    CHECK(s.version() == v);
+  }
+
   TEST_CASE("create_run.manual_runs_leave_the_schedule_alone") {
     ClusterState s = with_job();
     ok(&s, CreateRun{"report", 5000, 1, "a", 0, 1, 40'000, 5000});

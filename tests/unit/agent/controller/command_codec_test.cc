@@ -155,7 +155,7 @@ TEST_SUITE("controller.command_codec") {
     expect_invalid(bytes, "unknown format version 2");
     bytes[0] = 0;
     expect_invalid(bytes, "unknown format version 0");
-    for (int type : {0, 23, 24, 255}) {
+    for (int type : {0, 24, 25, 255}) {
       bytes = encode_command(RemoveNode{"n"});
       bytes[1] = static_cast<char>(type);
       expect_invalid(bytes, "unknown command type " + std::to_string(type));

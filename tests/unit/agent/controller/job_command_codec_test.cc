@@ -44,6 +44,10 @@ std::vector<Command> job_samples() {
   out.emplace_back(AcquireLock{"", "", kMin, kMax});
   out.emplace_back(RenewLock{"deploy", "nw-1/pid 42", 17, 2'000, 30'000});
   out.emplace_back(RenewLock{"", "", kMaxU64, kMin, kMax});
+  out.emplace_back(ReportRuns{});
+  out.emplace_back(ReportRuns{
+      {UpdateRun{7, 7, RunRecord::State::succeeded, 0, "exited", 1, 2, 0},
+       UpdateRun{8, 8, RunRecord::State::failed, 3, "", 5, 9, 0}}});
   out.emplace_back(ReleaseLock{"deploy", "nw-1/pid 42", 17});
   out.emplace_back(ReleaseLock{"", "", 0});
   return out;
