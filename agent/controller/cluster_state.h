@@ -111,6 +111,13 @@ class ClusterState {
   // Every run not finished (dispatched or running), sorted by run id.
   // Indexed: costs the number of unfinished runs, not of all runs.
   std::vector<const RunRecord*> unfinished_runs() const;
+  // The ids of the unfinished runs dispatched to `agent` (ascending, so
+  // new runs are past the largest id a reader saw); nullptr for none.
+  const std::set<std::uint64_t>* unfinished_on(std::string_view agent) const;
+  // How many runs of `job` are unfinished; O(log n).
+  std::size_t unfinished_of_job(std::string_view job) const;
+  // Unfinished runs per agent (agents with none are absent).
+  std::map<std::string, std::size_t, std::less<>> unfinished_per_agent() const;
   // Goes up whenever a job is added, deleted, changed, paused or resumed
   // (not when only its last_slot_ms moves). Not replicated: a local
   // counter for the scheduler to notice job changes cheaply.
@@ -217,6 +224,12 @@ class ClusterState {
   // job -> its run ids, for every run in runs_ (no empty sets).
   std::map<std::string, std::set<std::uint64_t>> job_runs_;
   std::set<std::uint64_t> unfinished_;  // ids of the unfinished runs_
+  // The same ids by agent and counted by job (no empty entries).
+  std::map<std::string, std::set<std::uint64_t>, std::less<>>
+      unfinished_by_agent_;
+  std::map<std::string, std::size_t, std::less<>> unfinished_by_job_;
+  void index_unfinished(const RunRecord& r);
+  void unindex_unfinished(const RunRecord& r);
   std::uint64_t jobs_version_ = 0;
   std::uint64_t finished_seq_ = 0;
   // (finished_seq, run id), the last kFinishedLogSize finishes.

@@ -73,6 +73,44 @@ std::vector<const RunRecord*> ClusterState::unfinished_runs() const {
   return out;
 }
 
+void ClusterState::index_unfinished(const RunRecord& r) {
+  unfinished_.insert(r.run_id);
+  unfinished_by_agent_[r.agent].insert(r.run_id);
+  ++unfinished_by_job_[r.job];
+}
+
+void ClusterState::unindex_unfinished(const RunRecord& r) {
+  if (unfinished_.erase(r.run_id) == 0) return;
+  if (auto a = unfinished_by_agent_.find(r.agent);
+      a != unfinished_by_agent_.end()) {
+    a->second.erase(r.run_id);
+    if (a->second.empty()) unfinished_by_agent_.erase(a);
+  }
+  if (auto j = unfinished_by_job_.find(r.job); j != unfinished_by_job_.end()) {
+    if (--j->second == 0) unfinished_by_job_.erase(j);
+  }
+}
+
+const std::set<std::uint64_t>* ClusterState::unfinished_on(
+    std::string_view agent) const {
+  auto it = unfinished_by_agent_.find(agent);
+  return it == unfinished_by_agent_.end() ? nullptr : &it->second;
+}
+
+std::size_t ClusterState::unfinished_of_job(std::string_view job) const {
+  auto it = unfinished_by_job_.find(job);
+  return it == unfinished_by_job_.end() ? 0 : it->second;
+}
+
+std::map<std::string, std::size_t, std::less<>>
+ClusterState::unfinished_per_agent() const {
+  std::map<std::string, std::size_t, std::less<>> out;
+  for (const auto& [agent, ids] : unfinished_by_agent_) {
+    out.emplace(agent, ids.size());
+  }
+  return out;
+}
+
 bool ClusterState::finished_after(std::uint64_t seq,
                                   std::vector<std::uint64_t>* ids) const {
   if (seq >= finished_seq_) return true;
@@ -98,7 +136,7 @@ void ClusterState::insert_run(RunRecord run) {
   run_keys_.emplace(
       std::make_tuple(run.job, run.slot_ms, run.shard_index, run.attempt), id);
   job_runs_[run.job].insert(id);
-  if (!run.finished()) unfinished_.insert(id);
+  if (!run.finished()) index_unfinished(run);
   runs_.emplace(id, std::move(run));
 }
 
@@ -110,7 +148,7 @@ void ClusterState::erase_run(std::uint64_t run_id) {
   auto ids = job_runs_.find(r.job);
   ids->second.erase(run_id);
   if (ids->second.empty()) job_runs_.erase(ids);
-  unfinished_.erase(run_id);
+  if (unfinished_.count(run_id) != 0) unindex_unfinished(r);
   runs_.erase(it);
 }
 
@@ -353,7 +391,7 @@ Status ClusterState::apply_one(const UpdateRun& c) {
   r = std::move(updated);
   changed_ = true;
   if (r.finished()) {
-    unfinished_.erase(c.run_id);
+    unindex_unfinished(r);
     finished_log_.emplace_back(++finished_seq_, c.run_id);
     if (finished_log_.size() > kFinishedLogSize) finished_log_.pop_front();
     // A deleted job keeps no history: its last runs go as they finish.

@@ -11,7 +11,7 @@ namespace {
 
 // Tasks (mostly proposals) in flight at once: enough to keep the
 // controller's Raft batching when many slots are due together.
-constexpr int kPoolThreads = 16;
+constexpr int kPoolThreads = 48;
 constexpr auto kProposeTimeout = std::chrono::seconds(10);
 
 }  // namespace

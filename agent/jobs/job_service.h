@@ -213,6 +213,12 @@ class JobService final : public service::Service {
   // second; scheduler thread only.
   std::map<std::string, std::int64_t> clock_offsets_;
   MonoTime offsets_at_;
+  MonoTime leases_at_;  // next lease scan
+  // Runner: the largest run id of this agent's unfinished runs seen (new
+  // runs have larger ids), and when runs are next checked for revocation;
+  // watcher thread only.
+  std::uint64_t max_seen_run_ = 0;
+  MonoTime revoke_at_;
   std::set<std::uint64_t> expiring_;  // lost proposals in flight
   // (due ms, run id of the failed attempt) -> retry
   std::set<std::pair<std::int64_t, std::uint64_t>> retries_;

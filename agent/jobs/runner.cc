@@ -37,6 +37,12 @@ void JobService::recover_started() {
                      {{"error", rows.error().message}});
     return;
   }
+  if (rows->empty()) return;
+  // The runs' fate is read from the current state, not from what this
+  // agent had applied when it stopped.
+  while (!stopping_ && !cluster_.read_barrier(std::chrono::seconds(5)).ok()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   for (const state::Row& row : *rows) {
     const auto id = static_cast<std::uint64_t>(std::get<std::int64_t>(row[0]));
     const std::int64_t started = std::get<std::int64_t>(row[1]);
@@ -61,6 +67,12 @@ void JobService::recover_started() {
       jobs_log().warn("run interrupted by an agent restart",
                       {{"run", id}, {"job", run->job}});
       report(u);
+    } else {
+      // Lost (and maybe retried) while this agent was away, or gone.
+      jobs_log().info(
+          "interrupted run already settled by the cluster; report discarded",
+          {{"run", id},
+           {"state", run ? std::string(to_string(run->state)) : "gone"}});
     }
     (void)options_.db->exec("DELETE FROM run_started WHERE run_id = ?",
                             {static_cast<std::int64_t>(id)});
@@ -75,12 +87,24 @@ void JobService::watch_dispatched() {
   std::vector<Orphan> orphans;  // dispatched here, job gone
   std::vector<std::uint64_t> revoked;
   std::size_t queued = 0;
+  const bool check_revoked = mono_now() >= revoke_at_;
+  if (check_revoked) revoke_at_ = mono_now() + std::chrono::milliseconds(200);
   cluster_.read([&](const controller::ClusterState& state) {
     std::lock_guard lock(run_mu_);
-    for (const RunRecord* r : state.unfinished_runs()) {
-      if (r->agent != options_.node_id || r->state != State::dispatched) {
-        continue;
+    // Only runs newer than the last seen: their ids are log indexes.
+    const std::set<std::uint64_t>* mine = state.unfinished_on(options_.node_id);
+    std::vector<const RunRecord*> fresh;
+    if (mine != nullptr) {
+      for (auto it = mine->upper_bound(max_seen_run_); it != mine->end();
+           ++it) {
+        fresh.push_back(state.run(*it));
       }
+      if (!mine->empty()) {
+        max_seen_run_ = std::max(max_seen_run_, *mine->rbegin());
+      }
+    }
+    for (const RunRecord* r : fresh) {
+      if (r == nullptr || r->state != State::dispatched) continue;
       if (active_.count(r->run_id) != 0 || done_.count(r->run_id) != 0) {
         continue;
       }
@@ -105,10 +129,13 @@ void JobService::watch_dispatched() {
       active_.emplace(r->run_id, std::move(a));
       ++queued;
     }
+    metrics_->queued.set(static_cast<double>(queue_.size()));
+    if (!check_revoked) return;
     // Runs this agent holds that the cluster finished meanwhile (lost,
     // or the job was deleted and its run dropped): their fencing token is
-    // no longer good, so they stop.
+    // no longer good, so they stop. A run whose process ended is not one.
     for (auto& [id, a] : active_) {
+      if (a->finishing) continue;
       const RunRecord* r = state.run(id);
       if (r != nullptr && !r->finished()) continue;
       if (!a->cancel_requested) {
@@ -122,7 +149,6 @@ void JobService::watch_dispatched() {
       const RunRecord* r = state.run(*it);
       it = (r == nullptr || r->finished()) ? done_.erase(it) : std::next(it);
     }
-    metrics_->queued.set(static_cast<double>(queue_.size()));
   });
   if (queued > 0 || !revoked.empty()) run_cv_.notify_all();
   for (const Orphan& o : orphans) {

@@ -216,10 +216,15 @@ void JobService::scheduler_step(std::int64_t now) {
     }
     offsets_at_ = mono_now() + std::chrono::seconds(1);
   }
+  // Leases are checked a few times a second, not at every state change:
+  // the scan costs the number of unfinished runs.
+  const bool check_leases = mono_now() >= leases_at_;
+  if (check_leases) leases_at_ = mono_now() + std::chrono::milliseconds(200);
   cluster_.read([&](const controller::ClusterState& state) {
     std::lock_guard lock(sched_mu_);
     sync_plans(state, now);
-    for (const RunRecord* r : state.unfinished_runs()) {
+    for (const RunRecord* r : check_leases ? state.unfinished_runs()
+                                           : std::vector<const RunRecord*>{}) {
       auto off = clock_offsets_.find(r->agent);
       const std::int64_t skew = off == clock_offsets_.end() ? 0 : off->second;
       if (r->lease_until_ms - skew < now && expiring_.count(r->run_id) == 0) {
@@ -276,12 +281,11 @@ void JobService::scheduler_step(std::int64_t now) {
 Result<std::vector<std::string>> JobService::pick_agents(
     const controller::ClusterState& state, const config::JobSpec& spec,
     std::int64_t slot_ms, const std::string& avoid, const Health& healthy) {
-  std::map<std::string, int> busy;
-  for (const RunRecord* r : state.unfinished_runs()) ++busy[r->agent];
+  const auto busy = state.unfinished_per_agent();
   struct Candidate {
     bool healthy;
     bool avoided;
-    int busy;
+    std::size_t busy;
     std::uint64_t spread;
     std::string id;
   };
@@ -299,8 +303,9 @@ Result<std::vector<std::string>> JobService::pick_agents(
     std::uint64_t spread =
         std::hash<std::string>{}(id) ^
         (static_cast<std::uint64_t>(slot_ms) * 0x9E3779B97F4A7C15ULL);
+    auto b = busy.find(id);
     fits.push_back(Candidate{h != healthy.end() && h->second, id == avoid,
-                             busy[id], spread, id});
+                             b == busy.end() ? 0 : b->second, spread, id});
   }
   std::sort(fits.begin(), fits.end(),
             [](const Candidate& a, const Candidate& b) {
@@ -389,10 +394,7 @@ void JobService::run_due(const std::string& name, std::int64_t now,
     }
     const config::JobSpec& spec = p.spec;
     const std::int64_t deadline = to_ms(spec.starting_deadline);
-    std::size_t unfinished = 0;
-    for (const RunRecord* r : state.unfinished_runs()) {
-      if (r->job == name) ++unfinished;
-    }
+    std::size_t unfinished = state.unfinished_of_job(name);
     // The newest late slot, for run-once.
     std::int64_t newest_late = 0;
     bool any_on_time = false;
@@ -531,9 +533,7 @@ void JobService::run_retries(std::int64_t now, const Health& healthy) {
       if (p == plans_.end()) return;
       const config::JobSpec& spec = p->second->spec;
       if (spec.concurrency == config::ConcurrencyPolicy::forbid) {
-        for (const RunRecord* u : state.unfinished_runs()) {
-          if (u->job == r->job) wait = true;
-        }
+        wait = state.unfinished_of_job(r->job) > 0;
         if (wait) return;
       }
       Result<std::vector<std::string>> agents = pick_agents(

@@ -449,6 +449,84 @@ TEST_SUITE("integration.jobs") {
     CHECK(refused.err.find("colour") != std::string::npos);
   }
 
+  TEST_CASE("job.lost_with_its_agent_and_retried_elsewhere") {
+    TestCluster c(3, kFastJobs);
+    for (const char* node : {"n2", "n3"}) {
+      ProcessResult l =
+          nwctl(c.agents[0], {"cluster", "label", node, "pin=yes"});
+      REQUIRE_MESSAGE(l.exit_code == 0, l.err);
+    }
+    apply(c, "lost",
+          "[job.survivor]\n"
+          "shell = \"sleep 2\"\n"
+          "schedule = \"0 0 0 1 1 *\"\n"
+          "placement = { labels = { pin = \"yes\" } }\n"
+          "retries = { max = 1, backoff = \"1s\", jitter = 0.0 }\n");
+    ProcessResult r = nwctl(c.agents[0], {"job", "run", "survivor"});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    json h;
+    REQUIRE(wait_until(
+        [&] {
+          h = history(c.agents[0], "survivor");
+          return !h.is_discarded() && h.size() == 1 &&
+                 h[0]["state"] == "running";
+        },
+        20s, "the run runs"));
+    const std::string first_agent = h[0]["agent"].get<std::string>();
+    AgentProcess& doomed = c.by_id(first_agent);
+    doomed.kill();
+    // After the lease (3 s) the run is lost and attempt 2 runs on the
+    // other labelled agent.
+    REQUIRE(wait_until(
+        [&] {
+          h = history(c.agents[0], "survivor");
+          return !h.is_discarded() && h.size() == 2 &&
+                 h[0]["state"] == "succeeded";
+        },
+        40s, "the retry succeeded"));
+    CHECK(h[1]["state"] == "lost");
+    CHECK(h[1]["reason"].get<std::string>().find("lease") != std::string::npos);
+    CHECK(h[0]["attempt"] == 2);
+    CHECK(h[0]["agent"] != first_agent);
+    // The dead runner comes back: the run it had started is settled
+    // (lost), so its report is discarded and the history does not change.
+    NW_REQUIRE_OK(doomed.start());
+    CHECK(doomed.wait_for_log("report discarded", 20s));
+    json after = history(c.agents[0], "survivor");
+    REQUIRE(after.size() == 2);
+    CHECK(after[1]["state"] == "lost");
+  }
+
+  TEST_CASE("job.a_full_pool_queues_runs_by_priority") {
+    TestCluster c(3, {"--jobs-lease", "3s", "--jobs-kill-grace", "1s",
+                      "--jobs-workers", "1"});
+    ProcessResult l = nwctl(c.agents[0], {"cluster", "label", "n1", "one=yes"});
+    REQUIRE_MESSAGE(l.exit_code == 0, l.err);
+    const fs::path order = c.dir.path() / "order";
+    auto job = [&](const std::string& name, int priority, double secs) {
+      return "[job." + name + "]\nshell = \"echo " + name + " >> " +
+             order.string() + "; sleep " + std::to_string(secs) +
+             "\"\nschedule = \"0 0 0 1 1 *\"\npriority = " +
+             std::to_string(priority) +
+             "\nplacement = { labels = { one = \"yes\" } }\n\n";
+    };
+    apply(c, "pool",
+          job("blocker", 0, 2.0) + job("low", 1, 0.1) + job("high", 9, 0.1));
+    REQUIRE(nwctl(c.agents[0], {"job", "run", "blocker"}).exit_code == 0);
+    REQUIRE(wait_until([&] { return fs::exists(order); }, 20s, "blocker runs"));
+    REQUIRE(nwctl(c.agents[0], {"job", "run", "low"}).exit_code == 0);
+    REQUIRE(nwctl(c.agents[0], {"job", "run", "high"}).exit_code == 0);
+    // The one worker is busy: both wait, visibly.
+    json low = history(c.agents[0], "low");
+    REQUIRE(low.size() == 1);
+    CHECK(low[0]["state"] == "dispatched");
+    wait_finished(c, "low", 1);
+    wait_finished(c, "high", 1);
+    // The higher priority went first, though asked for later.
+    CHECK(lines_of(read_file(order)) ==
+          std::vector<std::string>{"blocker", "high", "low"});
+  }
+
   TEST_CASE("lock.contenders_never_overlap_and_a_dead_holder_expires") {
     TestCluster c(3, kFastJobs);
     const fs::path log = c.dir.path() / "lock.log";

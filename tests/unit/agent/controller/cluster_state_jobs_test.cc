@@ -333,9 +333,15 @@ TEST_SUITE("controller.cluster_state") {
     CHECK(s.run(id)->started_ms == 1001);
     CHECK(s.run(id)->ended_ms == 1002);
     CHECK(s.unfinished_runs().empty());
+    CHECK(s.unfinished_of_job("report") == 0);
+    CHECK(s.unfinished_on("a") == nullptr);
     // A run cancelled while it waited for a worker never started.
     const std::uint64_t waiting = create(&s, 2000);
     CHECK(s.unfinished_runs().size() == 1);
+    CHECK(s.unfinished_of_job("report") == 1);
+    REQUIRE(s.unfinished_on("a") != nullptr);
+    CHECK(*s.unfinished_on("a") == std::set<std::uint64_t>{waiting});
+    CHECK(s.unfinished_per_agent().at("a") == 1);
     ok(&s, finish(waiting, State::cancelled, 0, 2001));
     CHECK(s.run(waiting)->started_ms == 0);
     CHECK(s.unfinished_runs().empty());
@@ -384,6 +390,8 @@ TEST_SUITE("controller.cluster_state") {
     REQUIRE(back.ok());
     CHECK(back->run(r->run_id)->manual);
     CHECK(back->unfinished_runs().size() == s.unfinished_runs().size());
+    CHECK(back->unfinished_of_job("report") == s.unfinished_of_job("report"));
+    CHECK(back->unfinished_per_agent() == s.unfinished_per_agent());
   }
 
   TEST_CASE("jobs_version.moves_with_job_changes_only") {
