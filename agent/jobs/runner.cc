@@ -55,18 +55,14 @@ void JobService::recover_started() {
       done_.insert(id);  // never picked up again
     }
     if (run && !run->finished()) {
-      controller::UpdateRun u;
-      u.run_id = id;
-      u.fencing_token = run->fencing_token;
-      u.state = State::failed;
-      u.exit_code = 1;
-      u.started_ms = started;
-      u.ended_ms = now_ms();
-      u.reason =
-          "the agent stopped while the run was going; its outcome is unknown";
-      jobs_log().warn("run interrupted by an agent restart",
-                      {{"run", id}, {"job", run->job}});
-      report(u);
+      // Its process, in its own session, may still be running: reporting
+      // the run ended now could let the next run start beside it. The
+      // run is left to its lease (the leader marks it lost and retries it
+      // per policy), which gives the orphan that long to finish.
+      jobs_log().warn(
+          "run interrupted by an agent restart; left to its lease (its "
+          "process may still be running)",
+          {{"run", id}, {"job", run->job}, {"started_ms", started}});
     } else {
       // Lost (and maybe retried) while this agent was away, or gone.
       jobs_log().info(

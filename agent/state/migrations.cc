@@ -53,7 +53,7 @@ constexpr std::array kMigrations{
               " END;"},
     // agent/jobs/runner.cc: runs whose process this agent started and
     // whose end it has not reported yet. After a crash, such a run is
-    // reported as failed (outcome unknown) instead of being started twice.
+    // left to its lease (marked lost, retried) instead of started twice.
     Migration{3, "run_started: job runs started and not yet reported",
               "CREATE TABLE run_started ("
               "  run_id INTEGER PRIMARY KEY,"

@@ -72,9 +72,11 @@ struct TestCluster {
     for (AgentProcess& a : agents) NW_REQUIRE_OK(a.launch());
     for (AgentProcess& a : agents) NW_REQUIRE_OK(a.wait_ready(kFormTimeout));
     // Every member has registered its addresses (labels need the record).
-    REQUIRE(wait_until(
+    std::string last;
+    const bool formed = wait_until(
         [&] {
           json s = cluster_status(agents[0], false);
+          last = s.is_discarded() ? "(no answer)" : s.dump();
           if (s.is_discarded() || s["members"].size() != agents.size()) {
             return false;
           }
@@ -83,7 +85,17 @@ struct TestCluster {
           }
           return true;
         },
-        kFormTimeout, "every member registered"));
+        kFormTimeout, "every member registered");
+    if (!formed) {
+      // What each agent saw, for a failure that only shows under load.
+      std::string why = "last status: " + last + "\n";
+      for (AgentProcess& a : agents) {
+        why += "--- " + a.data_dir().filename().string() +
+               " (stale view: " + cluster_status(a, true).dump() + ")\n" +
+               a.log_tail(30);
+      }
+      FAIL("the cluster did not form\n" << why);
+    }
   }
 
   AgentProcess& by_id(const std::string& id) {
