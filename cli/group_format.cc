@@ -6,6 +6,7 @@
 #include "cli/command_util.h"
 #include "cli/context.h"
 #include "cli/group.h"
+#include "cli/json_read.h"
 #include "common/api/json.h"
 #include "common/base/strings.h"
 #include "common/http/url.h"
@@ -15,27 +16,6 @@ namespace {
 
 Error invalid(std::string message) {
   return Error(Code::invalid_argument, std::move(message), {}, "cli");
-}
-
-// The array `key` of j (absent or null: empty), each element decoded by f.
-template <class T, class F>
-Status read_array(const nlohmann::json& j, std::string_view key,
-                  const std::string& what, std::vector<T>& out, F f) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return ok_status();
-  if (!it->is_array()) {
-    return invalid(what + ": field \"" + std::string(key) +
-                   "\": expected an array, got " + it->type_name());
-  }
-  for (size_t i = 0; i < it->size(); ++i) {
-    const nlohmann::json& e = (*it)[i];
-    std::string w =
-        what + ": " + std::string(key) + "[" + std::to_string(i) + "]";
-    if (!e.is_object()) return invalid(w + ": expected an object");
-    NW_ASSIGN_OR_RETURN(T v, f(e, w));
-    out.push_back(std::move(v));
-  }
-  return ok_status();
 }
 
 Result<TopicPartition> tp_from_value(const nlohmann::json& j,
