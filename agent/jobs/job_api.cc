@@ -178,6 +178,11 @@ void JobService::add_routes(http::Server& server) {
           }
           wanted.push_back(std::move(*spec));
         }
+        // The diff is against everything committed, also on a leader that
+        // was elected a moment ago and has not applied it all yet.
+        if (Status b = cluster_.read_barrier(kWriteTimeout); !b.ok()) {
+          return fail(b.error());
+        }
         // Copied under the state lock, decoded after it.
         std::vector<std::string> specs;
         cluster_.read([&](const controller::ClusterState& state) {

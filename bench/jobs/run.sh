@@ -58,6 +58,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$here/../.." && pwd)
+# shellcheck source=../lib/procs.sh
+source "$here/../lib/procs.sh"
+STOP_GRACE=15
 
 jobs=10000
 every=10s
@@ -100,7 +103,6 @@ while (($#)); do
     *) echo "run.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
-is_pos_int() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
 for v in "$jobs" "$duration" "$runs" "$workers" "$port_base" "$apply_batch" "$apply_parallel"; do
   is_pos_int "$v" || { echo "run.sh: '$v' is not a positive integer" >&2; exit 2; }
 done
@@ -141,19 +143,6 @@ py="$top/bench.py"
 results="$top/results.jsonl"
 : >"$results"
 
-# Processes this script started; stop_started kills exactly these pids.
-started_pids=()
-stop_started() {
-  local pid end
-  for pid in "${started_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  end=$((SECONDS + 15))
-  for pid in "${started_pids[@]}"; do
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < end)); do sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  started_pids=()
-}
 cleanup() {
   stop_started
   if ((keep)); then
@@ -164,19 +153,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'echo "run.sh: interrupted; agents stopped" >&2; exit 130' INT TERM HUP
-
-# spawn LOG CMD...: CMD in the background (dies with this script even on
-# SIGKILL, through setpriv --pdeathsig when there is one).
-spawn() {
-  local log=$1
-  shift
-  if command -v setpriv >/dev/null; then
-    setpriv --pdeathsig KILL -- "$@" </dev/null >>"$log" 2>&1 &
-  else
-    "$@" </dev/null >>"$log" 2>&1 &
-  fi
-  started_pids+=($!)
-}
 
 cat >"$py" <<'PYEOF'
 import http.client, json, math, os, re, statistics, sys, threading, time

@@ -6,8 +6,8 @@ topics_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck disable=SC2034  # used by the scripts that source this file
 repo_root=$(cd "$topics_here/../.." && pwd)
 
-# Processes this script started; stop_started kills exactly these pids.
-started_pids=()
+# shellcheck source=../lib/procs.sh
+source "$topics_here/../lib/procs.sh"
 
 die() {
   echo "$(basename "$0"): $*" >&2
@@ -20,8 +20,6 @@ skip() {
   echo "$(basename "$0"): skipped: $*" >&2
   exit 3
 }
-
-is_pos_int() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
 
 # free_ports N: N distinct TCP ports that are free on 127.0.0.1 right now.
 free_ports() {
@@ -38,44 +36,6 @@ for s in socks:
 EOF
 }
 
-# spawn LOG CMD...: run CMD in the background, stdout and stderr to LOG,
-# under `setpriv --pdeathsig KILL` when there is one (it execs CMD, so the
-# pid stays CMD's own, and CMD dies with this script even on SIGKILL);
-# records the pid in started_pids.
-spawn() {
-  local log=$1
-  shift
-  if command -v setpriv >/dev/null; then
-    setpriv --pdeathsig KILL -- "$@" </dev/null >>"$log" 2>&1 &
-  else
-    "$@" </dev/null >>"$log" 2>&1 &
-  fi
-  started_pids+=($!)
-}
-
-# run_wait OUT CMD...: run CMD with stdout to the file OUT (stderr passes
-# through) and wait for it; returns CMD's exit status. Unlike CMD in the
-# foreground or in $(...), a trapped Ctrl-C/SIGTERM of this script runs its
-# trap at once, and stop_started stops CMD too (it dies with this script
-# even on SIGKILL, as with spawn).
-run_wait() {
-  local out=$1 pid rc=0 p keep=()
-  shift
-  if command -v setpriv >/dev/null; then
-    setpriv --pdeathsig KILL -- "$@" >"$out" &
-  else
-    "$@" >"$out" &
-  fi
-  pid=$!
-  started_pids+=("$pid")
-  wait "$pid" || rc=$?
-  for p in "${started_pids[@]}"; do
-    [[ "$p" == "$pid" ]] || keep+=("$p")
-  done
-  started_pids=("${keep[@]}")
-  return "$rc"
-}
-
 # wait_port PORT SECONDS PID: until 127.0.0.1:PORT accepts, PID still alive.
 wait_port() {
   local port=$1 pid=$3 end=$((SECONDS + $2))
@@ -86,7 +46,6 @@ wait_port() {
   done
 }
 
-# stop_started: SIGTERM each pid we started, wait up to 10 s, then SIGKILL.
 # fresh_run_dir NAME WHAT: sets `dir` to an empty $BENCH_DIR/NAME and stops
 # everything spawn() started when the script ends or is interrupted (WHAT
 # names it in the message).
@@ -97,20 +56,6 @@ fresh_run_dir() {
   trap "echo \"$1.sh: interrupted; $2 stopped\" >&2; exit 130" INT TERM HUP
   rm -rf "$dir"
   mkdir -p "$dir"
-}
-
-stop_started() {
-  local pid end
-  for pid in "${started_pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  end=$((SECONDS + 10))
-  for pid in "${started_pids[@]}"; do
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < end)); do sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  started_pids=()
 }
 
 # machine_json: {"date", "nproc", "cpu", "loadavg_1m", "kernel"} of this machine.
