@@ -167,6 +167,13 @@ void add_topic_commands(Cli& cli) {
                    "size of each segment file, at least 1MiB (default "
                    "128MiB)")
       ->type_name("SIZE");
+  create
+      ->add_option("--segment-ms", create_flags->segment_ms,
+                   "roll a partition's active segment once it is this old, "
+                   "even when idle, so time retention can delete it: "
+                   "milliseconds or a duration (default 7d, or "
+                   "--retention-ms when shorter)")
+      ->type_name("DURATION");
   create->footer(command_footer(
       cli,
       "Examples:\n"
@@ -211,7 +218,7 @@ void add_topic_commands(Cli& cli) {
 
   auto alter_flags = std::make_shared<TopicAlterFlags>();
   CLI::App* alter = topic->add_subcommand(
-      "alter", "Add partitions or change a topic's retention");
+      "alter", "Add partitions or change a topic's retention or segments");
   alter->add_option("name", alter_flags->name, "the topic's name")
       ->required()
       ->type_name("NAME");
@@ -229,6 +236,15 @@ void add_topic_commands(Cli& cli) {
       ->add_option("--retention-bytes", alter_flags->retention_bytes,
                    "new size limit per partition; -1 for none")
       ->type_name("SIZE");
+  alter
+      ->add_option("--segment-bytes", alter_flags->segment_bytes,
+                   "new segment file size, at least 1MiB (new segments)")
+      ->type_name("SIZE");
+  alter
+      ->add_option("--segment-ms", alter_flags->segment_ms,
+                   "new segment age limit: milliseconds or a duration; "
+                   "default for min(7d, retention)")
+      ->type_name("DURATION");
   alter->footer(command_footer(cli,
                                "Examples:\n"
                                "  nwctl topic alter orders --partitions 6\n"

@@ -42,6 +42,10 @@ struct TopicInfo {
   std::int64_t retention_ms = -1;
   std::int64_t retention_bytes = -1;
   std::int64_t segment_bytes = 0;
+  // The age at which segments roll; 0 when the agent does not say (older
+  // agents). segment_ms_default: it is the default, min(7d, retention).
+  std::int64_t segment_ms = 0;
+  bool segment_ms_default = false;
   std::vector<PartitionState> partition_states;
 };
 
@@ -56,6 +60,11 @@ std::string topic_path(std::string_view name);
 // ("7d", "12h", "90m"), or -1 / "unlimited" for no limit.
 Result<std::int64_t> parse_retention_ms(std::string_view flag,
                                         std::string_view text);
+// --segment-ms: milliseconds (at least 1) or a duration ("1h", "7d");
+// with allow_default also "default" (0: back to min(7d, retention)).
+Result<std::int64_t> parse_segment_ms(std::string_view flag,
+                                      std::string_view text,
+                                      bool allow_default);
 // --retention-bytes / --segment-bytes: bytes ("1073741824"), a size
 // ("1GiB", "500MB"), or, when allow_unlimited, -1 / "unlimited".
 Result<std::int64_t> parse_byte_limit(std::string_view flag,
@@ -70,9 +79,11 @@ struct TopicCreateFlags {
   std::string retention_ms;
   std::string retention_bytes;
   std::string segment_bytes;
+  std::string segment_ms;
 };
 // The POST /v1/topics body. --partitions (1..1024) and --replicas (1..7)
-// are required; --segment-bytes is at least 1 MiB.
+// are required; --segment-bytes is at least 1 MiB; --segment-ms at least
+// 1 ms.
 Result<std::string> topic_create_body(const TopicCreateFlags& flags);
 
 struct TopicAlterFlags {
@@ -80,6 +91,8 @@ struct TopicAlterFlags {
   std::string partitions;
   std::string retention_ms;
   std::string retention_bytes;
+  std::string segment_bytes;
+  std::string segment_ms;
 };
 // The PATCH /v1/topics/{name} body; at least one change is required.
 Result<std::string> topic_alter_body(const TopicAlterFlags& flags);
@@ -98,6 +111,8 @@ std::string render_topic_list(const std::vector<TopicInfo>& topics);
 // `topic describe`: the topic's settings, a blank line, a row per
 // partition.
 std::string render_topic(const TopicInfo& topic);
+// The topic's segment age: "7d", "1h (default)", "-" when unknown.
+std::string segment_age_text(const TopicInfo& topic);
 // "-1" → "unlimited", else format_duration / format_size.
 std::string retention_text(std::int64_t ms);
 std::string bytes_text(std::int64_t bytes);

@@ -70,6 +70,8 @@ Result<TopicInfo> topic_from_value(const nlohmann::json& j,
   r.optional("retention_ms", t.retention_ms);
   r.optional("retention_bytes", t.retention_bytes);
   r.optional("segment_bytes", t.segment_bytes);
+  r.optional("segment_ms", t.segment_ms);
+  r.optional("segment_ms_default", t.segment_ms_default);
   NW_RETURN_IF_ERROR(r.status());
   NW_RETURN_IF_ERROR(narrow(partitions, what, "partitions", t.partitions));
   NW_RETURN_IF_ERROR(narrow(replicas, what, "replicas", t.replicas));
@@ -177,6 +179,27 @@ Result<std::int64_t> parse_retention_ms(std::string_view flag,
   return static_cast<std::int64_t>(d.value().count());
 }
 
+Result<std::int64_t> parse_segment_ms(std::string_view flag,
+                                      std::string_view text,
+                                      bool allow_default) {
+  std::string_view t = trim(text);
+  if (allow_default && t == "default") return 0;
+  if (!t.empty() && std::all_of(t.begin(), t.end(),
+                                [](char c) { return c >= '0' && c <= '9'; })) {
+    return parse_int_flag(flag, t, 1, INT64_MAX);
+  }
+  auto d = parse_duration(t);
+  if (!d.ok() || d.value().count() < 1) {
+    return usage(std::string(flag) +
+                     ": expected milliseconds or a duration such as 1h or "
+                     "7d" +
+                     (allow_default ? ", or default" : "") + ", got " +
+                     single_quote(text),
+                 "e.g. " + std::string(flag) + " 1d");
+  }
+  return static_cast<std::int64_t>(d.value().count());
+}
+
 Result<std::int64_t> parse_byte_limit(std::string_view flag,
                                       std::string_view text,
                                       bool allow_unlimited) {
@@ -231,6 +254,10 @@ Result<std::string> topic_create_body(const TopicCreateFlags& f) {
     }
     body["segment_bytes"] = seg;
   }
+  if (!f.segment_ms.empty()) {
+    NW_ASSIGN_OR_RETURN(body["segment_ms"],
+                        parse_segment_ms("--segment-ms", f.segment_ms, false));
+  }
   return api::to_body(body);
 }
 
@@ -252,10 +279,26 @@ Result<std::string> topic_alter_body(const TopicAlterFlags& f) {
         body["retention_bytes"],
         parse_byte_limit("--retention-bytes", f.retention_bytes, true));
   }
+  if (!f.segment_bytes.empty()) {
+    NW_ASSIGN_OR_RETURN(
+        std::int64_t seg,
+        parse_byte_limit("--segment-bytes", f.segment_bytes, false));
+    if (seg < kMinSegmentBytes) {
+      return usage("--segment-bytes: " + f.segment_bytes +
+                       " is too small; the minimum is 1MiB",
+                   "e.g. --segment-bytes 128MiB (the default)");
+    }
+    body["segment_bytes"] = seg;
+  }
+  if (!f.segment_ms.empty()) {
+    NW_ASSIGN_OR_RETURN(body["segment_ms"],
+                        parse_segment_ms("--segment-ms", f.segment_ms, true));
+  }
   if (body.empty()) {
     return usage("topic alter: nothing to change",
-                 "give --partitions, --retention-ms and/or --retention-bytes, "
-                 "e.g. nwctl topic alter " +
+                 "give --partitions, --retention-ms, --retention-bytes, "
+                 "--segment-bytes and/or --segment-ms, e.g. nwctl topic "
+                 "alter " +
                      f.name + " --retention-ms 3d");
   }
   return api::to_body(body);
@@ -302,6 +345,13 @@ std::string retention_text(std::int64_t ms) {
   return format_duration(Duration(ms));
 }
 
+std::string segment_age_text(const TopicInfo& topic) {
+  if (topic.segment_ms <= 0) return "-";
+  std::string out = format_duration(Duration(topic.segment_ms));
+  if (topic.segment_ms_default) out += " (default)";
+  return out;
+}
+
 std::string bytes_text(std::int64_t bytes) {
   if (bytes < 0) return "unlimited";
   return format_size(static_cast<std::uint64_t>(bytes));
@@ -319,7 +369,7 @@ std::string render_topic_list(const std::vector<TopicInfo>& topics) {
 }
 
 std::string render_topic(const TopicInfo& topic) {
-  std::string out = render_fields({
+  std::vector<std::pair<std::string, std::string>> fields = {
       {"NAME", topic.name},
       {"ID", std::to_string(topic.id)},
       {"PARTITIONS", std::to_string(topic.partitions)},
@@ -327,7 +377,12 @@ std::string render_topic(const TopicInfo& topic) {
       {"RETENTION", retention_text(topic.retention_ms)},
       {"RETENTION BYTES", bytes_text(topic.retention_bytes)},
       {"SEGMENT BYTES", bytes_text(topic.segment_bytes)},
-  });
+  };
+  // Agents before segment_ms existed do not report it.
+  if (topic.segment_ms > 0) {
+    fields.emplace_back("SEGMENT AGE", segment_age_text(topic));
+  }
+  std::string out = render_fields(fields);
   out += "\n";
   Table t({"PARTITION", "LEADER", "REPLICAS", "IN-SYNC", "HIGH WATERMARK",
            "START OFFSET", "SIZE", "STATUS"});

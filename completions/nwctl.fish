@@ -56,11 +56,11 @@ function __nwctl_data --argument-names path
             set -g __nwctl_flags '--help' '-h'
             set -g __nwctl_vopts '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
             set -g __nwctl_pos
-            set -g __nwctl_descs 'create	Create a topic with P partitions, each replicated to R agents' 'list	List the topics with their partitions, replicas and retention' 'describe	Show a topic\'s settings and each partition\'s leader, replicas, in-sync replicas, high watermark, start offset, size and status' 'alter	Add partitions or change a topic\'s retention' 'delete	Delete a topic and its data on every replica (no prompt)' 'reassign	Move one partition\'s replicas to the given agents (new ones catch up first); returns at once'
+            set -g __nwctl_descs 'create	Create a topic with P partitions, each replicated to R agents' 'list	List the topics with their partitions, replicas and retention' 'describe	Show a topic\'s settings and each partition\'s leader, replicas, in-sync replicas, high watermark, start offset, size and status' 'alter	Add partitions or change a topic\'s retention or segments' 'delete	Delete a topic and its data on every replica (no prompt)' 'reassign	Move one partition\'s replicas to the given agents (new ones catch up first); returns at once'
         case 'topic create'
             set -g __nwctl_subs
             set -g __nwctl_flags '--help' '-h'
-            set -g __nwctl_vopts '--partitions' '--replicas' '--retention-ms' '--retention-bytes' '--segment-bytes' '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_vopts '--partitions' '--replicas' '--retention-ms' '--retention-bytes' '--segment-bytes' '--segment-ms' '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
             set -g __nwctl_pos
             set -g __nwctl_descs
         case 'topic list'
@@ -78,7 +78,7 @@ function __nwctl_data --argument-names path
         case 'topic alter'
             set -g __nwctl_subs
             set -g __nwctl_flags '--help' '-h'
-            set -g __nwctl_vopts '--partitions' '--retention-ms' '--retention-bytes' '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
+            set -g __nwctl_vopts '--partitions' '--retention-ms' '--retention-bytes' '--segment-bytes' '--segment-ms' '--addr' '--token' '--ca-cert' '--output' '-o' '--timeout'
             set -g __nwctl_pos
             set -g __nwctl_descs
         case 'topic delete'

@@ -52,7 +52,7 @@ _nwctl_data() {
     "topic create")
       subs=""
       flags="--help -h"
-      vopts="--partitions --replicas --retention-ms --retention-bytes --segment-bytes --addr --token --ca-cert --output -o --timeout"
+      vopts="--partitions --replicas --retention-ms --retention-bytes --segment-bytes --segment-ms --addr --token --ca-cert --output -o --timeout"
       pos="" ;;
     "topic list")
       subs=""
@@ -67,7 +67,7 @@ _nwctl_data() {
     "topic alter")
       subs=""
       flags="--help -h"
-      vopts="--partitions --retention-ms --retention-bytes --addr --token --ca-cert --output -o --timeout"
+      vopts="--partitions --retention-ms --retention-bytes --segment-bytes --segment-ms --addr --token --ca-cert --output -o --timeout"
       pos="" ;;
     "topic delete")
       subs=""

@@ -14,8 +14,11 @@ namespace {
 // Version 1 holds the nodes; version 2 appends next_topic_id, the topics
 // and the groups' offsets; version 3 appends the jobs (with their missed
 // slots), the runs and the locks (cluster_state_jobs_snapshot.cc).
-// snapshot() writes 3; restore() reads all three.
-constexpr std::uint8_t kSnapshotFormatVersion = 3;
+// Version 4 appends the topics' segment ages (TopicRecord::segment_ms);
+// snapshot() writes the lowest version that holds the state (4 only when
+// a topic has segment_ms set, else 3); restore() reads all four.
+constexpr std::uint8_t kSnapshotFormatVersion = 4;
+constexpr std::uint8_t kSegmentMsSnapshotFormatVersion = 4;
 constexpr std::uint8_t kOldestSnapshotFormatVersion = 1;
 
 bool distinct(const std::vector<std::string>& ids) {
@@ -35,7 +38,12 @@ Error corrupt(std::string_view reason) {
 
 std::string ClusterState::snapshot() const {
   std::string out;
-  raft::put_u8(&out, kSnapshotFormatVersion);
+  std::uint32_t with_segment_ms = 0;
+  for (const auto& [name, t] : topics_) {
+    if (t.segment_ms != 0) ++with_segment_ms;
+  }
+  raft::put_u8(&out, with_segment_ms > 0 ? kSegmentMsSnapshotFormatVersion
+                                         : std::uint8_t{3});
   raft::put_u64(&out, applied_index_.value());
   raft::put_u64(&out, version_);
   raft::put_u32(&out, static_cast<std::uint32_t>(nodes_.size()));
@@ -76,6 +84,14 @@ std::string ClusterState::snapshot() const {
     }
   }
   snapshot_jobs(&out);
+  if (with_segment_ms > 0) {
+    raft::put_u32(&out, with_segment_ms);
+    for (const auto& [name, t] : topics_) {
+      if (t.segment_ms == 0) continue;
+      wire::put_string(&out, name);
+      wire::put_i64(&out, t.segment_ms);
+    }
+  }
   return out;
 }
 
@@ -86,7 +102,7 @@ Result<ClusterState> ClusterState::restore(std::string_view bytes) {
   if (format < kOldestSnapshotFormatVersion ||
       format > kSnapshotFormatVersion) {
     return corrupt("unknown format version " + std::to_string(format) +
-                   " (this build supports 1 to 3)");
+                   " (this build supports 1 to 4)");
   }
   ClusterState s;
   std::uint32_t count = 0;
@@ -133,6 +149,33 @@ Result<ClusterState> ClusterState::restore(std::string_view bytes) {
   if (format >= 3) {
     Status jobs = s.restore_jobs(&r);
     if (!jobs.ok()) return std::move(jobs).error();
+  }
+  if (format >= kSegmentMsSnapshotFormatVersion) {
+    // At least one (else the snapshot is version 3), names strictly
+    // ascending, each a topic, each age positive.
+    std::uint32_t n = 0;
+    if (!r.u32(&n)) return corrupt("truncated in segment ages");
+    if (n == 0 || n > s.topics_.size()) {
+      return corrupt("segment ages: count " + std::to_string(n));
+    }
+    std::string prev;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      std::string name;
+      std::int64_t ms = 0;
+      if (!wire::read_string(&r, &name) || !wire::read_i64(&r, &ms)) {
+        return corrupt("truncated in segment ages");
+      }
+      if (i > 0 && !(prev < name)) {
+        return corrupt("segment ages: names not strictly ascending");
+      }
+      auto it = s.topics_.find(name);
+      if (it == s.topics_.end() || ms <= 0) {
+        return corrupt("segment ages: " + name +
+                       ": unknown topic or age not positive");
+      }
+      it->second.segment_ms = ms;
+      prev = std::move(name);
+    }
   }
   if (!r.done()) {
     return corrupt("trailing bytes: " + std::to_string(r.remaining()));

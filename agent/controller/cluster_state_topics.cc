@@ -133,6 +133,11 @@ Status ClusterState::apply_one(const CreateTopic& c) {
   if (c.segment_bytes == 0) {
     return rejected(Code::invalid_argument, what + ": segment_bytes 0");
   }
+  if (c.segment_ms < 0) {
+    return rejected(Code::invalid_argument,
+                    what + ": segment_ms " + std::to_string(c.segment_ms),
+                    "give a positive number of ms, or 0 for the default");
+  }
   TopicRecord t;
   t.name = c.name;
   t.id = next_topic_id_++;
@@ -142,6 +147,7 @@ Status ClusterState::apply_one(const CreateTopic& c) {
   t.retention_ms = c.retention_ms;
   t.retention_bytes = c.retention_bytes;
   t.segment_bytes = c.segment_bytes;
+  t.segment_ms = c.segment_ms;
   t.created_index = applied_index_;
   topic_ids_.emplace(t.id, t.name);
   topics_.emplace(c.name, std::move(t));
@@ -178,6 +184,14 @@ Status ClusterState::apply_one(const AlterTopic& c) {
     NW_RETURN_IF_ERROR(
         check_retention(*c.retention_bytes, what, "retention_bytes"));
   }
+  if (c.segment_bytes && *c.segment_bytes == 0) {
+    return rejected(Code::invalid_argument, what + ": segment_bytes 0");
+  }
+  if (c.segment_ms && *c.segment_ms < 0) {
+    return rejected(Code::invalid_argument,
+                    what + ": segment_ms " + std::to_string(*c.segment_ms),
+                    "give a positive number of ms, or 0 for the default");
+  }
   // Compared as sizes first, so a hostile count cannot overflow the sum.
   if (c.new_partitions.size() > kMaxPartitions - t.partitions.size()) {
     return rejected(
@@ -191,6 +205,8 @@ Status ClusterState::apply_one(const AlterTopic& c) {
   TopicRecord updated = t;
   if (c.retention_ms) updated.retention_ms = *c.retention_ms;
   if (c.retention_bytes) updated.retention_bytes = *c.retention_bytes;
+  if (c.segment_bytes) updated.segment_bytes = *c.segment_bytes;
+  if (c.segment_ms) updated.segment_ms = *c.segment_ms;
   for (const auto& replicas : c.new_partitions) {
     updated.partitions.push_back(PartitionRecord{replicas, {}, replicas});
   }

@@ -112,7 +112,8 @@ struct SetLabels {
 // so it stays deterministic.
 // Rejections: invalid_argument (name not valid_name(), 0 or more than
 // kMaxPartitions partitions, an empty replica list or a node twice in one,
-// a retention neither -1 nor positive, segment_bytes 0), conflict (the
+// a retention neither -1 nor positive, segment_bytes 0, segment_ms
+// negative), conflict (the
 // name exists), not_found (a replica is not a registered node),
 // failed_precondition (a replica has left the cluster).
 struct CreateTopic {
@@ -123,6 +124,9 @@ struct CreateTopic {
   std::int64_t retention_ms = -1;
   std::int64_t retention_bytes = -1;
   std::uint64_t segment_bytes = 0;
+  // 0: the default (TopicRecord::segment_ms). Encoded only in format
+  // version 2; a version-1 create_topic decodes with 0.
+  std::int64_t segment_ms = 0;
   bool operator==(const CreateTopic&) const = default;
 };
 
@@ -133,15 +137,19 @@ struct DeleteTopic {
   bool operator==(const DeleteTopic&) const = default;
 };
 
-// Changes the retention limits that are set, and appends partitions (one
-// replica list each; may be empty). Rejections: not_found (the topic, or
-// a replica node), and those of CreateTopic for the new values, including
-// more than kMaxPartitions partitions in all.
+// Changes the retention and segment limits that are set, and appends
+// partitions (one replica list each; may be empty). Rejections: not_found
+// (the topic, or a replica node), and those of CreateTopic for the new
+// values, including more than kMaxPartitions partitions in all.
 struct AlterTopic {
   std::string name;
   std::optional<std::int64_t> retention_ms;
   std::optional<std::int64_t> retention_bytes;
   std::vector<std::vector<std::string>> new_partitions;
+  // Initialised so that older aggregate initialisations (name, retention
+  // ms, retention bytes, new partitions) stay complete.
+  std::optional<std::uint64_t> segment_bytes = std::nullopt;
+  std::optional<std::int64_t> segment_ms = std::nullopt;  // 0: the default
   bool operator==(const AlterTopic&) const = default;
 };
 
@@ -341,10 +349,15 @@ using Command =
 
 CommandType command_type(const Command& c);
 
-// The format version encode_command writes (byte 0 of the encoding).
+// The format version encode_command writes (byte 0 of the encoding) for
+// every command but a create_topic with segment_ms set, which takes
+// kCreateTopicSegmentMsVersion: version 2 differs from 1 only in that
+// create_topic appends its segment_ms. So a command encodes in the lowest
+// version that holds it, and what an older build wrote still decodes.
 inline constexpr std::uint8_t kCommandFormatVersion = 1;
+inline constexpr std::uint8_t kCreateTopicSegmentMsVersion = 2;
 
-// `c` as bytes, format version kCommandFormatVersion.
+// `c` as bytes, format version kCommandFormatVersion (or 2, above).
 std::string encode_command(const Command& c);
 
 // The command encoded in `bytes`, which may be hostile: nothing asserts,
@@ -352,7 +365,8 @@ std::string encode_command(const Command& c);
 // Errors: Code::invalid_argument ("controller command: <reason>") for an
 // unknown version or type, a truncated field, an out-of-range enum, a
 // non-canonical encoding (labels or remove keys not strictly ascending,
-// reserved bits, a bool other than 0 or 1) or trailing bytes. Every accepted
+// reserved bits, a bool other than 0 or 1, version 2 for anything but a
+// create_topic with segment_ms set) or trailing bytes. Every accepted
 // input is exactly encode_command of the result. Semantic checks (names,
 // duplicates, ranges) are ClusterState::apply's, not the decoder's.
 Result<Command> decode_command(std::string_view bytes);

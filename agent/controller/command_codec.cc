@@ -96,7 +96,9 @@ constexpr std::uint8_t kUpdateKnownBits = 7;
 
 constexpr std::uint8_t kAlterRetentionMs = 1;
 constexpr std::uint8_t kAlterRetentionBytes = 2;
-constexpr std::uint8_t kAlterKnownBits = 3;
+constexpr std::uint8_t kAlterSegmentBytes = 4;
+constexpr std::uint8_t kAlterSegmentMs = 8;
+constexpr std::uint8_t kAlterKnownBits = 15;
 
 Error bad(std::string_view reason) {
   return Error(Code::invalid_argument,
@@ -156,6 +158,8 @@ void encode_body(std::string* out, const CreateTopic& c) {
   wire::put_i64(out, c.retention_ms);
   wire::put_i64(out, c.retention_bytes);
   raft::put_u64(out, c.segment_bytes);
+  // Format version 2 only (encode_command).
+  if (c.segment_ms != 0) wire::put_i64(out, c.segment_ms);
 }
 
 void encode_body(std::string* out, const DeleteTopic& c) {
@@ -167,9 +171,13 @@ void encode_body(std::string* out, const AlterTopic& c) {
   std::uint8_t present = 0;
   if (c.retention_ms) present |= kAlterRetentionMs;
   if (c.retention_bytes) present |= kAlterRetentionBytes;
+  if (c.segment_bytes) present |= kAlterSegmentBytes;
+  if (c.segment_ms) present |= kAlterSegmentMs;
   raft::put_u8(out, present);
   if (c.retention_ms) wire::put_i64(out, *c.retention_ms);
   if (c.retention_bytes) wire::put_i64(out, *c.retention_bytes);
+  if (c.segment_bytes) raft::put_u64(out, *c.segment_bytes);
+  if (c.segment_ms) wire::put_i64(out, *c.segment_ms);
   wire::put_replica_lists(out, c.new_partitions);
 }
 
@@ -368,6 +376,20 @@ bool decode_body(raft::ByteReader* r, CreateTopic* c, std::string* why) {
   return true;
 }
 
+// Format version 2: version 1's body, then the segment ms (never 0: a
+// create_topic without it is written as version 1).
+bool decode_create_topic_v2(raft::ByteReader* r, CreateTopic* c,
+                            std::string* why) {
+  if (!decode_body(r, c, why)) return false;
+  if (!wire::read_i64(r, &c->segment_ms)) {
+    return (*why = "truncated in segment ms", false);
+  }
+  if (c->segment_ms == 0) {
+    return (*why = "segment ms 0 in format version 2", false);
+  }
+  return true;
+}
+
 bool decode_body(raft::ByteReader* r, DeleteTopic* c, std::string* why) {
   if (!wire::read_string(r, &c->name)) {
     return (*why = "truncated in name", false);
@@ -394,6 +416,18 @@ bool decode_body(raft::ByteReader* r, AlterTopic* c, std::string* why) {
     c->retention_bytes.emplace();
     if (!wire::read_i64(r, &*c->retention_bytes)) {
       return (*why = "truncated in retention bytes", false);
+    }
+  }
+  if ((present & kAlterSegmentBytes) != 0) {
+    c->segment_bytes.emplace();
+    if (!r->u64(&*c->segment_bytes)) {
+      return (*why = "truncated in segment bytes", false);
+    }
+  }
+  if ((present & kAlterSegmentMs) != 0) {
+    c->segment_ms.emplace();
+    if (!wire::read_i64(r, &*c->segment_ms)) {
+      return (*why = "truncated in segment ms", false);
     }
   }
   return wire::read_replica_lists(r, &c->new_partitions, why);
@@ -575,14 +609,27 @@ bool decode_body(raft::ByteReader* r, ReportRuns* c, std::string* why) {
 
 // Decodes alternative I of Command when `type` names it, else tries I + 1.
 template <std::size_t I = 0>
-Result<Command> decode_alternative(std::uint8_t type, raft::ByteReader* r) {
+Result<Command> decode_alternative(std::uint8_t version, std::uint8_t type,
+                                   raft::ByteReader* r) {
   if constexpr (I == std::variant_size_v<Command>) {
     return bad("unknown command type " + std::to_string(type));
   } else {
-    if (type != I + 1) return decode_alternative<I + 1>(type, r);
-    std::variant_alternative_t<I, Command> c;
+    if (type != I + 1) return decode_alternative<I + 1>(version, type, r);
+    using T = std::variant_alternative_t<I, Command>;
+    T c;
     std::string why;
-    if (!decode_body(r, &c, &why)) {
+    bool ok = false;
+    if constexpr (std::is_same_v<T, CreateTopic>) {
+      ok = version == kCreateTopicSegmentMsVersion
+               ? decode_create_topic_v2(r, &c, &why)
+               : decode_body(r, &c, &why);
+    } else if (version != kCommandFormatVersion) {
+      why = "format version " + std::to_string(version) +
+            " is only for create_topic";
+    } else {
+      ok = decode_body(r, &c, &why);
+    }
+    if (!ok) {
       return bad(std::string(to_string(static_cast<CommandType>(type))) + ": " +
                  why);
     }
@@ -594,7 +641,10 @@ Result<Command> decode_alternative(std::uint8_t type, raft::ByteReader* r) {
 
 std::string encode_command(const Command& c) {
   std::string out;
-  raft::put_u8(&out, kCommandFormatVersion);
+  const auto* create = std::get_if<CreateTopic>(&c);
+  raft::put_u8(&out, create != nullptr && create->segment_ms != 0
+                         ? kCreateTopicSegmentMsVersion
+                         : kCommandFormatVersion);
   raft::put_u8(&out, static_cast<std::uint8_t>(command_type(c)));
   std::visit([&out](const auto& body) { encode_body(&out, body); }, c);
   return out;
@@ -604,13 +654,14 @@ Result<Command> decode_command(std::string_view bytes) {
   raft::ByteReader r(bytes);
   std::uint8_t version = 0;
   if (!r.u8(&version)) return bad("empty");
-  if (version != kCommandFormatVersion) {
+  if (version != kCommandFormatVersion &&
+      version != kCreateTopicSegmentMsVersion) {
     return bad("unknown format version " + std::to_string(version) +
-               " (this build supports 1)");
+               " (this build supports 1 and 2)");
   }
   std::uint8_t type = 0;
   if (!r.u8(&type)) return bad("truncated in command type");
-  NW_ASSIGN_OR_RETURN(Command c, decode_alternative(type, &r));
+  NW_ASSIGN_OR_RETURN(Command c, decode_alternative(version, type, &r));
   if (!r.done()) {
     return bad("trailing bytes after the command: " +
                std::to_string(r.remaining()));

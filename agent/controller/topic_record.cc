@@ -1,5 +1,7 @@
 #include "agent/controller/topic_record.h"
 
+#include <algorithm>
+
 namespace nw::controller {
 
 bool valid_name(std::string_view name) {
@@ -11,6 +13,12 @@ bool valid_name(std::string_view name) {
     if (!ok) return false;
   }
   return true;
+}
+
+std::int64_t effective_segment_ms(const TopicRecord& t) {
+  if (t.segment_ms > 0) return t.segment_ms;
+  if (t.retention_ms > 0) return std::min(kDefaultSegmentMs, t.retention_ms);
+  return kDefaultSegmentMs;
 }
 
 }  // namespace nw::controller

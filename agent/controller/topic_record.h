@@ -44,7 +44,11 @@ struct TopicRecord {
   std::int64_t retention_ms = -1;     // -1: no time limit; else > 0
   std::int64_t retention_bytes = -1;  // per partition; -1: no limit; else > 0
   std::uint64_t segment_bytes = 0;    // > 0
-  raft::LogIndex created_index;       // the index of its create_topic entry
+  // The age (ms) at which a partition's active segment rolls; 0: the
+  // default, effective_segment_ms(). Topics created before the field
+  // existed have 0.
+  std::int64_t segment_ms = 0;   // >= 0
+  raft::LogIndex created_index;  // the index of its create_topic entry
 
   bool operator==(const TopicRecord&) const = default;
 };
@@ -60,6 +64,15 @@ using GroupOffsets =
 using GroupOffsetMap = std::map<std::string, GroupOffsets>;
 
 inline constexpr std::size_t kMaxNameLength = 200;
+// The default segment age limit, as Kafka's segment.ms.
+inline constexpr std::int64_t kDefaultSegmentMs = 7LL * 24 * 3600 * 1000;
+
+// The segment age limit the topic's partitions use: segment_ms when set,
+// else min(kDefaultSegmentMs, retention_ms) (retention_ms when it is a
+// limit), so that time retention, which deletes whole segments, can act
+// within about twice retention_ms even when the default applies.
+std::int64_t effective_segment_ms(const TopicRecord& t);
+
 inline constexpr std::size_t kMaxPartitions = 1024;
 
 // Whether `name` is a valid topic or group name: 1 to kMaxNameLength

@@ -127,6 +127,7 @@ void PartitionManager::reconcile() {
     int partition = 0;
     raft::Membership initial;
     std::uint64_t segment_bytes = 0;
+    std::int64_t segment_ms = 0;
     std::int64_t retention_ms = -1;
     std::int64_t retention_bytes = -1;
   };
@@ -151,6 +152,7 @@ void PartitionManager::reconcile() {
           w.partition = static_cast<int>(p);
           w.initial = membership_of(state, pr.initial_replicas);
           w.segment_bytes = t.segment_bytes;
+          w.segment_ms = controller::effective_segment_ms(t);
           w.retention_ms = t.retention_ms;
           w.retention_bytes = t.retention_bytes;
           wanted.emplace(group_id(t.id, w.partition), std::move(w));
@@ -220,6 +222,7 @@ void PartitionManager::reconcile() {
         if (it->second.replica) {
           it->second.replica->set_peers(peers);
           it->second.replica->set_retention(w.retention_ms, w.retention_bytes);
+          it->second.replica->set_segment_limits(w.segment_bytes, w.segment_ms);
         }
         continue;
       }
@@ -231,6 +234,7 @@ void PartitionManager::reconcile() {
     ro.group = group;
     ro.dir = replica_dir(w.topic, w.topic_id, w.partition);
     ro.segment_bytes = w.segment_bytes;
+    ro.segment_ms = w.segment_ms;
     ro.retention_ms = w.retention_ms;
     ro.retention_bytes = w.retention_bytes;
     ro.self = cluster_.raft_id();

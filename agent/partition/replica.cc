@@ -13,7 +13,8 @@ namespace {
 const log::Logger kLog("partition");
 
 // A member is in sync while its log is at most this many entries behind
-// the leader's (an entry is one produce batch).
+// the leader's (an entry is one produce batch) and it answered within an
+// election timeout (class comment).
 constexpr std::uint64_t kInSyncLagEntries = 64;
 constexpr auto kRetentionEvery = std::chrono::seconds(1);
 
@@ -52,6 +53,7 @@ Result<std::unique_ptr<Replica>> Replica::open(ReplicaOptions options,
   storage::SegmentLogOptions lo;
   lo.dir = options.dir;
   lo.segment_bytes = options.segment_bytes;
+  lo.segment_ms = options.segment_ms;
   lo.fsync = options.fsync;
   NW_ASSIGN_OR_RETURN(std::unique_ptr<storage::SegmentLog> log,
                       storage::SegmentLog::open(std::move(lo)));
@@ -120,6 +122,11 @@ void Replica::set_retention(std::int64_t retention_ms,
   retention_bytes_ = retention_bytes;
 }
 
+void Replica::set_segment_limits(std::uint64_t segment_bytes,
+                                 std::int64_t segment_ms) {
+  log_->set_roll_limits(segment_bytes, segment_ms);
+}
+
 void Replica::apply(const raft::Entry& e) {
   // Checked when it was appended; only the producer fields are needed.
   Result<records::BatchInfo> info = records::read_batch_header(e.data);
@@ -164,6 +171,7 @@ Status Replica::restore(const raft::Snapshot& snap) {
 }
 
 void Replica::on_tick() {
+  track_followers();
   const std::int64_t now = now_ms();
   if (now < next_retention_check_ms_) return;
   next_retention_check_ms_ =
@@ -171,6 +179,25 @@ void Replica::on_tick() {
       std::chrono::duration_cast<std::chrono::milliseconds>(kRetentionEvery)
           .count();
   apply_retention();
+}
+
+void Replica::track_followers() {
+  // The status is the one published after the previous tick: a tick late
+  // at most, well inside the election timeout it is compared with.
+  const raft_host::HostStatus st = host_->status();
+  const MonoTime now = mono_now();
+  std::lock_guard lock(mu_);
+  if (st.role != raft::Role::leader) {
+    last_heard_.clear();
+    return;
+  }
+  std::erase_if(last_heard_, [&](const auto& kv) {
+    return st.progress.find(kv.first) == st.progress.end();
+  });
+  for (const auto& [id, p] : st.progress) {
+    auto [it, fresh] = last_heard_.try_emplace(id, now);
+    if (p.recent_active) it->second = now;
+  }
 }
 
 void Replica::apply_retention() {
@@ -269,15 +296,17 @@ Result<ProduceAck> Replica::produce(std::string batch, Acks acks,
   const raft_host::Leadership lead = host_->leadership();
   if (!lead.leads_current()) return not_leader();
 
-  if (acks == Acks::none) {
+  const std::int64_t pid = info->producer_id;
+  if (acks == Acks::none && pid < 0) {
     (void)host_->propose(std::move(batch));
     return ProduceAck{0, info->record_count, false};
   }
+  // acks=none with a producer id waits as acks=leader (see the class
+  // comment): the sequence check below must see this batch.
   auto propose = [&] {
-    return acks == Acks::leader ? host_->propose_persisted(std::move(batch))
-                                : host_->propose(std::move(batch));
+    return acks == Acks::all ? host_->propose(std::move(batch))
+                             : host_->propose_persisted(std::move(batch));
   };
-  const std::int64_t pid = info->producer_id;
   if (pid < 0) return wait_ack(propose(), timeout);
 
   const std::int32_t seq = info->base_sequence;
@@ -414,9 +443,16 @@ ReplicaStatus Replica::status() const {
   out.last_index = st.last_index.value();
   out.membership = st.membership;
   if (out.leader) {
+    const Duration window = options_.tick_interval * options_.election_ticks;
+    const MonoTime now = mono_now();
+    std::lock_guard lock(mu_);
     for (const auto& [id, p] : st.progress) {
       out.match[id] = p.match.value();
-      if (p.match.value() + kInSyncLagEntries >= st.last_index.value()) {
+      auto heard = last_heard_.find(id);
+      const bool alive =
+          heard != last_heard_.end() && now - heard->second <= window;
+      if (alive &&
+          p.match.value() + kInSyncLagEntries >= st.last_index.value()) {
         out.in_sync.push_back(id);
       }
     }

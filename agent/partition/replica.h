@@ -17,6 +17,7 @@
 #include "agent/raft_host/raft_host.h"
 #include "agent/storage/segment_log.h"
 #include "common/base/result.h"
+#include "common/base/time.h"
 #include "common/base/units.h"
 
 namespace nw::metrics {
@@ -37,6 +38,10 @@ struct ReplicaOptions {
   std::uint64_t group = 0;  // transport group id (group_id())
   std::string dir;          // the replica's directory
   std::uint64_t segment_bytes = 128ull << 20;
+  // The active segment rolls once this old (ms; 0: never by age). The
+  // partition manager passes the topic's effective value
+  // (controller::effective_segment_ms).
+  std::int64_t segment_ms = 7ll * 24 * 3600 * 1000;
   std::int64_t retention_ms = -1;
   std::int64_t retention_bytes = -1;
   raft::NodeId self;
@@ -79,7 +84,8 @@ struct ReplicaStatus {
   std::uint64_t size_bytes = 0;
   std::uint64_t last_index = 0;
   raft::Membership membership;
-  // Leader only: members whose log is within the in-sync lag.
+  // Leader only: the leader, and the followers whose log is within the
+  // in-sync lag and that answered within an election timeout.
   std::vector<raft::NodeId> in_sync;
   std::map<raft::NodeId, std::uint64_t> match;  // leader only
 };
@@ -97,8 +103,24 @@ struct ReplicaStatus {
 // applied yet are tracked per producer, and a retry of one waits for the
 // first attempt's outcome.
 //
+// Idempotent batches go through the producer table whatever the acks:
+// with acks=none such a batch waits for the leader's own write (as
+// acks=leader) so that the next batch's sequence check sees it; only a
+// batch without a producer id is fire-and-forget.
+//
 // Retention runs on the host thread (on_tick): whole segments past the
-// retention limits are dropped after a snapshot at their last entry.
+// retention limits are dropped after a snapshot at their last entry. An
+// active segment older than segment_ms counts as rolled (the next append
+// would roll it), so a partition nobody writes to still ages out: its log
+// may become empty, with its last index, term and next offset kept by the
+// log's start point (SegmentLog::retention_point).
+//
+// In sync (status()): a follower is in sync while its match index is at
+// most kInSyncLagEntries behind the leader's last index and the leader has
+// heard from it within one election timeout. on_tick samples the core's
+// per-follower activity flag (Progress::recent_active, reset at every
+// check-quorum round) into last_heard_; a follower first seen by this
+// leader counts as heard then.
 //
 // Lifecycle: open(), start(), then any calls; stop() (idempotent); the
 // destructor stops. destroy_data() after stop() deletes the directory.
@@ -122,6 +144,8 @@ class Replica {
   void deliver(const std::string& from, std::string_view payload);
   void set_peers(raft_host::PeerMap peers);
   void set_retention(std::int64_t retention_ms, std::int64_t retention_bytes);
+  // The roll limits of new appends (topic alter); see ReplicaOptions.
+  void set_segment_limits(std::uint64_t segment_bytes, std::int64_t segment_ms);
 
   // Appends one record batch (validated here). Leader only.
   // Errors: invalid_argument (not one valid data batch), unavailable (not
@@ -158,6 +182,7 @@ class Replica {
   std::string snapshot_data();
   Status restore(const raft::Snapshot& snap);
   void on_tick();
+  void track_followers();
   void apply_retention();
   Result<ProduceAck> wait_ack(std::future<Result<raft::LogIndex>> f,
                               Duration timeout);
@@ -177,7 +202,9 @@ class Replica {
   std::int64_t retention_ms_;                               // guarded by mu_
   std::int64_t retention_bytes_;                            // guarded by mu_
   bool stopped_ = false;                                    // guarded by mu_
-  std::int64_t next_retention_check_ms_ = 0;                // host thread only
+  // Leader only: when each follower was last seen active.
+  std::map<raft::NodeId, MonoTime> last_heard_;  // guarded by mu_
+  std::int64_t next_retention_check_ms_ = 0;     // host thread only
 };
 
 // The transport group id of partition `p` of the topic with id `topic_id`.

@@ -24,6 +24,8 @@ constexpr auto kWriteTimeout = std::chrono::seconds(10);
 constexpr auto kProduceTimeout = std::chrono::seconds(30);
 constexpr auto kForwardTimeout = std::chrono::seconds(40);
 constexpr auto kPeekTimeout = std::chrono::seconds(2);
+// How long a topic create waits for Raft members to register themselves.
+constexpr auto kRegisterWait = std::chrono::seconds(5);
 constexpr std::int64_t kDefaultRetentionMs = 7LL * 24 * 3600 * 1000;
 constexpr std::uint64_t kDefaultSegmentBytes = 128ULL << 20;
 constexpr std::uint64_t kMinSegmentBytes = 1ULL << 20;
@@ -83,7 +85,11 @@ nlohmann::json topic_json(const controller::TopicRecord& t) {
       {"replicas", t.partitions.empty() ? 0 : t.partitions[0].replicas.size()},
       {"retention_ms", t.retention_ms},
       {"retention_bytes", t.retention_bytes},
-      {"segment_bytes", t.segment_bytes}};
+      {"segment_bytes", t.segment_bytes},
+      // The age at which segments roll (the default resolved), and
+      // whether it is the default, min(7 days, retention_ms).
+      {"segment_ms", controller::effective_segment_ms(t)},
+      {"segment_ms_default", t.segment_ms == 0}};
 }
 
 nlohmann::json view_json(const PartitionView& v) {
@@ -200,6 +206,7 @@ http::Response PartitionManager::create_topic(const http::Request& r) {
   auto retention_bytes = int_field(j, "retention_bytes", -1);
   auto segment_bytes = int_field(
       j, "segment_bytes", static_cast<std::int64_t>(kDefaultSegmentBytes));
+  auto segment_ms = int_field(j, "segment_ms", 0);
   if (!partitions || *partitions < 1 || *partitions > kMaxPartitions) {
     return bad("partitions: expected 1 to 1024", "pass --partitions N");
   }
@@ -216,15 +223,43 @@ http::Response PartitionManager::create_topic(const http::Request& r) {
       *segment_bytes < static_cast<std::int64_t>(kMinSegmentBytes)) {
     return bad("segment_bytes: expected at least 1048576 (1 MiB)");
   }
+  if (!segment_ms || *segment_ms < 0) {
+    return bad(
+        "segment_ms: expected a positive number of ms, or 0 for the default "
+        "(min(7 days, retention_ms))");
+  }
   Result<std::vector<std::vector<std::string>>> placement =
       Error(Code::internal, "placement not computed", {}, "topic");
   bool exists = false;
-  cluster_.read([&](const controller::ClusterState& state) {
-    exists = state.topic(name) != nullptr;
-    placement = controller::place_partitions(state.nodes(), state.topics(), 0,
-                                             static_cast<int>(*partitions),
-                                             static_cast<int>(*replicas));
-  });
+  // Placed on every agent the cluster has committed, also right after an
+  // election, when the new leader may not have applied it all yet. An
+  // agent that is a Raft member already registers itself (its addresses,
+  // labels) a moment later: right after the cluster forms, wait for the
+  // members to be registered rather than refuse for want of agents.
+  if (Status b = cluster_.read_barrier(kWriteTimeout); !b.ok()) {
+    return http::Response::error(b.error());
+  }
+  const auto deadline = std::chrono::steady_clock::now() + kRegisterWait;
+  for (;;) {
+    std::uint64_t version = 0;
+    cluster_.read([&](const controller::ClusterState& state) {
+      version = state.version();
+      exists = state.topic(name) != nullptr;
+      placement = controller::place_partitions(state.nodes(), state.topics(), 0,
+                                               static_cast<int>(*partitions),
+                                               static_cast<int>(*replicas));
+    });
+    const auto now = std::chrono::steady_clock::now();
+    if (exists || placement.ok() ||
+        placement.error().code != Code::failed_precondition ||
+        now >= deadline ||
+        cluster_.view(true).members.size() <
+            static_cast<std::size_t>(*replicas)) {
+      break;
+    }
+    cluster_.wait_for_change(
+        version, std::chrono::duration_cast<Duration>(deadline - now));
+  }
   if (exists) {
     return err(Code::conflict, "topic \"" + name + "\" already exists",
                "describe it with: nwctl topic describe " + name);
@@ -236,6 +271,7 @@ http::Response PartitionManager::create_topic(const http::Request& r) {
   cmd.retention_ms = *retention_ms;
   cmd.retention_bytes = *retention_bytes;
   cmd.segment_bytes = static_cast<std::uint64_t>(*segment_bytes);
+  cmd.segment_ms = *segment_ms;
   if (Status s = cluster_.propose(cmd, kWriteTimeout); !s.ok()) {
     return http::Response::error(s.error());
   }
@@ -408,6 +444,22 @@ http::Response PartitionManager::alter_topic(const http::Request& r) {
       return bad("retention_bytes: expected a positive number of bytes, or -1");
     }
     cmd.retention_bytes = *v;
+  }
+  if (j.contains("segment_bytes")) {
+    auto v = int_field(j, "segment_bytes", 0);
+    if (!v || *v < static_cast<std::int64_t>(kMinSegmentBytes)) {
+      return bad("segment_bytes: expected at least 1048576 (1 MiB)");
+    }
+    cmd.segment_bytes = static_cast<std::uint64_t>(*v);
+  }
+  if (j.contains("segment_ms")) {
+    auto v = int_field(j, "segment_ms", 0);
+    if (!v || *v < 0) {
+      return bad(
+          "segment_ms: expected a positive number of ms, or 0 for the "
+          "default (min(7 days, retention_ms))");
+    }
+    cmd.segment_ms = *v;
   }
   if (j.contains("partitions")) {
     auto v = int_field(j, "partitions", 0);

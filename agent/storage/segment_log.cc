@@ -27,7 +27,10 @@ std::string str(std::uint64_t v) { return std::to_string(v); }
 
 }  // namespace
 
-SegmentLog::Impl::Impl(SegmentLogOptions o) : opts(std::move(o)) {}
+SegmentLog::Impl::Impl(SegmentLogOptions o)
+    : opts(std::move(o)),
+      segment_bytes(opts.segment_bytes),
+      segment_ms(opts.segment_ms) {}
 
 SegmentLog::SegmentLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SegmentLog::~SegmentLog() = default;
@@ -103,6 +106,20 @@ std::int64_t SegmentLog::Impl::now_ms() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+bool SegmentLog::Impl::active_aged_out(std::int64_t now) const {
+  if (segments.empty() || segment_ms <= 0) return false;
+  const Segment& active = segments.back();
+  return active.last_index() >= active.first_index() &&
+         now - active.header.created_ms >= segment_ms;
+}
+
+void SegmentLog::set_roll_limits(std::uint64_t segment_bytes,
+                                 std::int64_t segment_ms) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->segment_bytes = segment_bytes;
+  impl_->segment_ms = segment_ms;
 }
 
 // ---- LogStorage queries ----
@@ -347,8 +364,13 @@ LogIndex SegmentLog::retention_point(std::int64_t retention_ms,
   std::uint64_t total = 0;
   for (const Segment& s : m.segments) total += s.bytes;
   LogIndex point(0);
-  // Oldest first, never the active segment: a prefix of whole segments.
-  for (std::size_t k = 0; k + 1 < m.segments.size(); ++k) {
+  // Oldest first, a prefix of whole segments; the active segment only once
+  // it is past segment_ms (it would have rolled, had anything been
+  // written: this is how a quiet partition's data ages out).
+  if (m.segments.empty()) return point;
+  const std::size_t n =
+      m.active_aged_out(now) ? m.segments.size() : m.segments.size() - 1;
+  for (std::size_t k = 0; k < n; ++k) {
     const Segment& s = m.segments[k];
     if (LogIndex(s.last_index()) > max_index) break;
     // A segment without data batches ages from its creation.

@@ -149,14 +149,24 @@ class SegmentLog final : public raft::LogStorage {
   std::uint64_t size_bytes() const;
 
   // Retention: the highest index `b` such that every segment wholly at or
-  // before `b` may go: segments (never the active one, never one holding an
-  // entry after max_index) older than retention_ms (by max timestamp vs
-  // now) or, oldest first, while the total size exceeds retention_bytes.
-  // -1 disables either limit. raft::LogIndex(0) when nothing may go.
+  // before `b` may go: segments (never one holding an entry after
+  // max_index) older than retention_ms (by max timestamp vs now) or, oldest
+  // first, while the total size exceeds retention_bytes. -1 disables
+  // either limit. raft::LogIndex(0) when nothing may go. The active
+  // segment counts only once it is past segment_ms (the next append would
+  // roll it anyway): so the data of a partition nobody writes to still
+  // ages out. When it goes, every segment goes; the log is then empty
+  // (first_index() = last_index() + 1, its term and next offset kept by
+  // the start point, as after apply_snapshot) and the next append starts
+  // a new segment.
   // The caller then takes create_snapshot(b) and compact(b).
   raft::LogIndex retention_point(std::int64_t retention_ms,
                                  std::int64_t retention_bytes,
                                  raft::LogIndex max_index) const;
+
+  // Changes the roll limits of SegmentLogOptions (topic alter); they apply
+  // from the next append (and to retention_point at once).
+  void set_roll_limits(std::uint64_t segment_bytes, std::int64_t segment_ms);
 
   // Deletes every file of the log and the directory (topic deleted,
   // replica moved away). The object must not be used afterwards.

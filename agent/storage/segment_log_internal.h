@@ -22,6 +22,9 @@ struct SegmentLog::Impl {
   // helpers REQUIRE it held).
   mutable std::mutex mu;
   const SegmentLogOptions opts;
+  // The roll limits: opts' at open, then set_roll_limits().
+  std::uint64_t segment_bytes = 0;
+  std::int64_t segment_ms = 0;
   const log::Logger log{"storage"};
 
   raft::HardState hs;
@@ -48,6 +51,9 @@ struct SegmentLog::Impl {
   Error corrupt(const detail::Segment& s, std::string_view what,
                 std::uint64_t pos) const;
   std::int64_t now_ms() const;
+  // Whether the active (last) segment is past segment_ms: it would roll
+  // at the next append, so retention may treat it as rolled.
+  bool active_aged_out(std::int64_t now) const;
 
   // ---- segment_write.cc ----
   Status check_writable() const;

@@ -122,6 +122,61 @@ TEST_SUITE("cli.topic") {
           nlohmann::json{{"partitions", 6}, {"retention_ms", -1}});
   }
 
+  TEST_CASE("create_body.segment_ms_takes_a_duration") {
+    TopicCreateFlags f;
+    f.name = "orders";
+    f.partitions = "1";
+    f.replicas = "1";
+    f.segment_ms = "1h";
+    CHECK(json_of(nw::ctl::topic_create_body(f))["segment_ms"] == 3600000);
+    f.segment_ms = "90000";
+    CHECK(json_of(nw::ctl::topic_create_body(f))["segment_ms"] == 90000);
+    for (const char* bad : {"0", "-1", "default", "soon"}) {
+      CAPTURE(bad);
+      f.segment_ms = bad;
+      auto r = nw::ctl::topic_create_body(f);
+      REQUIRE_FALSE(r.ok());
+      CHECK(nw::exit_code(r.error().code) == 2);
+      CHECK(r.error().message.find("--segment-ms") == 0);
+    }
+  }
+
+  TEST_CASE("alter_body.segment_bytes_and_segment_ms") {
+    nw::ctl::TopicAlterFlags f;
+    f.name = "orders";
+    f.segment_bytes = "256MiB";
+    f.segment_ms = "12h";
+    CHECK(
+        json_of(nw::ctl::topic_alter_body(f)) ==
+        nlohmann::json{{"segment_bytes", 268435456}, {"segment_ms", 43200000}});
+    // "default" goes back to min(7d, retention).
+    f.segment_bytes = "";
+    f.segment_ms = "default";
+    CHECK(json_of(nw::ctl::topic_alter_body(f)) ==
+          nlohmann::json{{"segment_ms", 0}});
+    f.segment_ms = "";
+    f.segment_bytes = "1KiB";
+    auto small = nw::ctl::topic_alter_body(f);
+    REQUIRE_FALSE(small.ok());
+    CHECK(nw::exit_code(small.error().code) == 2);
+    CHECK(small.error().message.find("minimum is 1MiB") != std::string::npos);
+  }
+
+  TEST_CASE("render_topic.shows_the_segment_age") {
+    nlohmann::json j = nlohmann::json::parse(kTopicBody);
+    j["segment_ms"] = 3600000;
+    j["segment_ms_default"] = true;
+    auto t = nw::ctl::topic_from_json(j.dump());
+    REQUIRE(t.ok());
+    CHECK(t->segment_ms == 3600000);
+    CHECK(nw::ctl::render_topic(*t).find("SEGMENT BYTES     128MiB\n"
+                                         "SEGMENT AGE       1h (default)\n") !=
+          std::string::npos);
+    t->segment_ms_default = false;
+    t->segment_ms = 7LL * 24 * 3600 * 1000;
+    CHECK(nw::ctl::segment_age_text(*t) == "7d");
+  }
+
   TEST_CASE("reassign_body.splits_and_checks_replicas") {
     nw::ctl::TopicReassignFlags f;
     f.name = "orders";

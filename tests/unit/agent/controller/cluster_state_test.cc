@@ -360,7 +360,7 @@ TEST_SUITE("controller.cluster_state") {
     auto trailing = ClusterState::restore(snap + "x");
     REQUIRE_FALSE(trailing.ok());
     CHECK(trailing.error().message.find("trailing") != std::string::npos);
-    for (int version : {0, 4}) {
+    for (int version : {0, 5}) {
       std::string future = snap;
       future[0] = static_cast<char>(version);
       auto unknown = ClusterState::restore(future);

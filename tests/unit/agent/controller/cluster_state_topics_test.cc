@@ -262,6 +262,68 @@ TEST_SUITE("controller.cluster_state") {
     CHECK(s.topic("t")->partitions.size() == 1024);
   }
 
+  TEST_CASE("alter_topic.changes_segment_limits") {
+    ClusterState s = four_nodes();
+    REQUIRE(apply_next(&s, create("t", {{"a", "b"}})).ok());
+    CHECK(s.topic("t")->segment_ms == 0);
+    CHECK(apply_next(&s, AlterTopic{"t", {}, {}, {}, 2u << 20, 60'000}).ok());
+    CHECK(s.topic("t")->segment_bytes == 2u << 20);
+    CHECK(s.topic("t")->segment_ms == 60'000);
+    CHECK(s.topic("t")->retention_ms == 86'400'000);
+    // 0 goes back to the default.
+    CHECK(apply_next(&s, AlterTopic{"t", {}, {}, {}, {}, 0}).ok());
+    CHECK(s.topic("t")->segment_ms == 0);
+    CHECK(s.topic("t")->segment_bytes == 2u << 20);
+    expect_rejected(&s, AlterTopic{"t", {}, {}, {}, 0, {}},
+                    Code::invalid_argument);
+    expect_rejected(&s, AlterTopic{"t", {}, {}, {}, {}, -1},
+                    Code::invalid_argument);
+  }
+
+  TEST_CASE("create_topic.keeps_segment_ms") {
+    ClusterState s = four_nodes();
+    CreateTopic c = create("t", {{"a"}});
+    c.segment_ms = 90'000;
+    REQUIRE(apply_next(&s, c).ok());
+    CHECK(s.topic("t")->segment_ms == 90'000);
+    c.name = "u";
+    c.segment_ms = -5;
+    expect_rejected(&s, c, Code::invalid_argument);
+  }
+
+  TEST_CASE("snapshot.keeps_segment_ms_in_version_4") {
+    ClusterState s = four_nodes();
+    REQUIRE(apply_next(&s, create("a", {{"a"}})).ok());
+    REQUIRE(apply_next(&s, create("b", {{"b"}})).ok());
+    // No topic sets it: still version 3, as before the field existed.
+    CHECK(static_cast<std::uint8_t>(s.snapshot()[0]) == 3);
+    REQUIRE(apply_next(&s, AlterTopic{"b", {}, {}, {}, {}, 60'000}).ok());
+    const std::string snap = s.snapshot();
+    CHECK(static_cast<std::uint8_t>(snap[0]) == 4);
+    auto r = ClusterState::restore(snap);
+    REQUIRE_MESSAGE(r.ok(), r.error().to_string());
+    CHECK(r->topic("b")->segment_ms == 60'000);
+    CHECK(r->topic("a")->segment_ms == 0);
+    CHECK(r->topics() == s.topics());
+    CHECK(r->snapshot() == snap);
+    for (std::size_t n = 0; n < snap.size(); ++n) {
+      CHECK_FALSE(
+          ClusterState::restore(std::string_view(snap).substr(0, n)).ok());
+    }
+  }
+
+  TEST_CASE("effective_segment_ms.defaults_to_min_of_7_days_and_retention") {
+    TopicRecord t;
+    t.retention_ms = -1;
+    CHECK(effective_segment_ms(t) == kDefaultSegmentMs);
+    t.retention_ms = 3'600'000;
+    CHECK(effective_segment_ms(t) == 3'600'000);
+    t.retention_ms = 30LL * 24 * 3600 * 1000;
+    CHECK(effective_segment_ms(t) == kDefaultSegmentMs);
+    t.segment_ms = 5'000;  // set explicitly: used as is
+    CHECK(effective_segment_ms(t) == 5'000);
+  }
+
   TEST_CASE("set_partition_replicas.moves_a_partition_step_by_step") {
     ClusterState s = four_nodes();
     REQUIRE(apply_next(&s, create("t", {{"a", "b", "c"}, {"b"}})).ok());

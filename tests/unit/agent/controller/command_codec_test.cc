@@ -63,6 +63,9 @@ std::vector<Command> samples() {
   out.emplace_back(AlterTopic{"orders", std::nullopt, -1, {}});
   out.emplace_back(AlterTopic{"orders", 1, 2, {{"a", "b"}, {"c"}}});
   out.emplace_back(AlterTopic{"orders", {}, {}, {}});
+  out.emplace_back(AlterTopic{"orders", {}, {}, {}, 1u << 20, std::nullopt});
+  out.emplace_back(AlterTopic{"orders", 5, -1, {{"a"}}, 7, 0});
+  out.emplace_back(AlterTopic{"orders", {}, {}, {}, std::nullopt, 3'600'000});
   out.emplace_back(
       SetPartitionReplicas{"orders", 2, {"nw-1", "nw-2"}, {"nw-2", "nw-4"}});
   out.emplace_back(SetPartitionReplicas{
@@ -138,6 +141,45 @@ TEST_SUITE("controller.command_codec") {
     CHECK(hex(encode_command(DeleteGroup{"g"})) == "01 0d 01 00 00 00 67");
   }
 
+  TEST_CASE("create_topic.segment_ms_takes_format_version_2") {
+    CreateTopic c{"t", {{"a", "b"}}, -1, -1, 1024};
+    const std::string v1 = encode_command(c);
+    // Without segment_ms: version 1, as written before the field existed
+    // (the documented example); it decodes with segment_ms 0 (default).
+    CHECK(static_cast<std::uint8_t>(v1[0]) == kCommandFormatVersion);
+    auto d1 = decode_command(v1);
+    REQUIRE(d1.ok());
+    CHECK(std::get<CreateTopic>(*d1).segment_ms == 0);
+    // With it: version 2, the same body then i64 segment ms.
+    c.segment_ms = 3'600'000;
+    const std::string v2 = encode_command(c);
+    CHECK(hex(v2) == "02" + hex(v1).substr(2) + " 80 ee 36 00 00 00 00 00");
+    auto d2 = decode_command(v2);
+    REQUIRE_MESSAGE(d2.ok(), d2.error().to_string());
+    CHECK(*d2 == Command(c));
+    CHECK(encode_command(*d2) == v2);
+    for (std::size_t n = 0; n < v2.size(); ++n) {
+      CHECK_FALSE(decode_command(std::string_view(v2).substr(0, n)).ok());
+    }
+    c.segment_ms = -1;
+    CHECK(*decode_command(encode_command(c)) == Command(c));
+    // Non-canonical: version 2 holding segment ms 0, or version 1 with
+    // the field appended.
+    std::string zero = v1;
+    zero[0] = 2;
+    zero.append(8, '\0');
+    expect_invalid(zero, "create_topic: segment ms 0 in format version 2");
+    std::string trailing = v2;
+    trailing[0] = 1;
+    expect_invalid(trailing, "trailing bytes after the command: 8");
+  }
+
+  TEST_CASE("alter_topic.segment_fields_use_flag_bits_2_and_3") {
+    CHECK(hex(encode_command(AlterTopic{"t", {}, {}, {}, 1024, 5})) ==
+          "01 0a 01 00 00 00 74 0c 00 04 00 00 00 00 00 00 "
+          "05 00 00 00 00 00 00 00 00 00 00 00");
+  }
+
   TEST_CASE("decode.every_prefix_fails_cleanly") {
     for (const Command& c : samples()) {
       const std::string bytes = encode_command(c);
@@ -151,8 +193,13 @@ TEST_SUITE("controller.command_codec") {
 
   TEST_CASE("decode.unknown_version_or_type") {
     std::string bytes = encode_command(RemoveNode{"n"});
+    bytes[0] = 3;
+    expect_invalid(bytes, "unknown format version 3");
+    // Version 2 exists only for create_topic.
     bytes[0] = 2;
-    expect_invalid(bytes, "unknown format version 2");
+    expect_invalid(bytes,
+                   "remove_node: format version 2 is only for "
+                   "create_topic");
     bytes[0] = 0;
     expect_invalid(bytes, "unknown format version 0");
     for (int type : {0, 24, 25, 255}) {
@@ -183,7 +230,7 @@ TEST_SUITE("controller.command_codec") {
     bytes.back() = static_cast<char>(0x08);
     expect_invalid(bytes, "reserved field flag bits set");
     bytes = encode_command(AlterTopic{"t", {}, {}, {}});
-    bytes[7] = static_cast<char>(0x04);
+    bytes[7] = static_cast<char>(0x10);
     expect_invalid(bytes, "alter_topic: reserved field flag bits set");
     // Remove keys of set_labels out of order.
     bytes = encode_command(SetLabels{"a", {}, {"x", "y"}});

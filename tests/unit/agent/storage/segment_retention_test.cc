@@ -150,6 +150,80 @@ TEST_SUITE("storage.segment_log") {
           std::vector<std::uint64_t>{next});
   }
 
+  TEST_CASE(
+      "retention_point.quiet_partition_ages_out_with_its_active_segment") {
+    testsupport::TempDir tmp;
+    const std::string dir = tmp.path().string();
+    FakeClock clock;
+    auto opts = options(dir, clock);
+    opts.segment_ms = 60'000;
+    auto log = open_ok(opts);
+    const std::int64_t t0 = *clock.now;
+    append_batches(log.get(), 2, 3, 2, 40, t0);
+    REQUIRE(log->segments().size() == 1);
+    const LogIndex last = log->last_index();
+    const std::uint64_t next = log->next_offset();
+    // Old by retention, but the active segment is younger than
+    // segment_ms: it stays (it is still being filled).
+    *clock.now = t0 + 59'999;
+    CHECK(log->retention_point(10'000, -1, last) == LogIndex(0));
+    // Past segment_ms without a write: it counts as rolled and goes.
+    *clock.now = t0 + 60'000;
+    CHECK(log->retention_point(10'000, -1, last) == last);
+    // ... but never with an entry after max_index, nor when the data is
+    // young, nor with the age roll off.
+    CHECK(log->retention_point(10'000, -1, last - 1) == LogIndex(0));
+    CHECK(log->retention_point(3'600'000, -1, last) == LogIndex(0));
+    log->set_roll_limits(1 << 20, 0);
+    CHECK(log->retention_point(10'000, -1, last) == LogIndex(0));
+    log->set_roll_limits(1 << 20, 60'000);
+    // The caller snapshots and compacts: the log is empty, its last
+    // index, term and next offset kept.
+    REQUIRE(
+        log->create_snapshot(meta(last, 2), encode_snapshot_data(next, "state"))
+            .ok());
+    REQUIRE(log->compact(last).ok());
+    CHECK(log->segments().empty());
+    CHECK(log->size_bytes() == 0);
+    CHECK(log->first_index() == last + 1);
+    CHECK(log->last_index() == last);
+    CHECK(log->term(last).value() == Term(2));
+    CHECK(log->start_offset() == next);
+    CHECK(log->next_offset() == next);
+    CHECK(log->retention_point(10'000, -1, last) == LogIndex(0));
+    // Reopened, it is the same; the next append starts a new segment
+    // and continues the offsets.
+    log.reset();
+    log = open_ok(opts);
+    CHECK(log->first_index() == last + 1);
+    CHECK(log->last_index() == last);
+    CHECK(log->term(last).value() == Term(2));
+    CHECK(log->start_offset() == next);
+    append_batches(log.get(), 3, 1, 2, 40, *clock.now);
+    REQUIRE(log->segments().size() == 1);
+    CHECK(log->segments()[0].first_index == last + 1);
+    CHECK(log->segments()[0].base_offset == next);
+    CHECK(log->segments()[0].created_ms == *clock.now);
+    CHECK(bases(log->read(next, log->last_index(), 1 << 20).value()) ==
+          std::vector<std::uint64_t>{next});
+  }
+
+  TEST_CASE("set_roll_limits.applies_from_the_next_append") {
+    testsupport::TempDir tmp;
+    FakeClock clock;
+    auto log = open_ok(options(tmp.path().string(), clock));
+    append_batches(log.get(), 1, 3);
+    clock.advance(10'000);
+    append_batches(log.get(), 1, 1);
+    CHECK(log->segments().size() == 1);
+    log->set_roll_limits(1 << 20, 5'000);
+    append_batches(log.get(), 1, 1);
+    CHECK(log->segments().size() == 2);
+    log->set_roll_limits(1, 0);  // every append rolls by size
+    append_batches(log.get(), 1, 2);
+    CHECK(log->segments().size() == 4);
+  }
+
   TEST_CASE("index_files.hold_the_documented_sparse_points") {
     testsupport::TempDir tmp;
     auto opts = options(tmp.path().string(), FakeClock(), 4000);
