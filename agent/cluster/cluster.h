@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -245,6 +246,9 @@ class Cluster final : public service::Service {
   // cluster_discovery.cc
   void on_control(const std::string& from, std::string_view payload);
   void discovery_step();
+  // Another agent using this agent's node id, as the error that stops
+  // this one; nullopt when there is none.
+  std::optional<Error> find_twin() const;
   void send_info(const std::string& to);
   void adopt(std::string cluster_id, std::vector<std::uint64_t> voters,
              std::vector<KnownPeer> peers);
@@ -291,6 +295,9 @@ class Cluster final : public service::Service {
   std::string join_target_;          // node to send joins to; guarded by mu_
   MonoTime next_join_at_;            // guarded by mu_
   std::optional<Error> join_error_;  // guarded by mu_
+  // Link ids of agents seen sharing a node id with another candidate,
+  // warned about once each; guarded by mu_.
+  std::set<std::string> twins_warned_;
   std::map<std::string, std::string> peer_addrs_set_;          // guarded by mu_
   std::map<std::uint64_t, std::unique_ptr<Pending>> pending_;  // by req
   std::uint64_t next_req_ = 1;                                 // guarded by mu_

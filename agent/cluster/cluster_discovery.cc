@@ -2,6 +2,7 @@
 // group (control.h).
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "agent/cluster/cluster.h"
 #include "agent/cluster/control.h"
@@ -143,11 +144,55 @@ void Cluster::send_info(const std::string& to) {
     m.cluster_id = identity_.cluster_id;
     m.initial_voters = identity_.initial_voters;
     m.peers.push_back(m.self);
+    // A member names every founder it knows: an agent that adopts the
+    // cluster from this message takes its peers from it, and one missing
+    // from them is a voter it can never answer (it then never learns the
+    // leader's name nor catches up).
+    for (const KnownPeer& p : identity_.peers) {
+      if (p.raft_id != m.self.raft_id) m.peers.push_back(p);
+    }
     for (const auto& [node, info] : infos_) {
-      if (info->msg.cluster_id.empty()) m.peers.push_back(info->msg.self);
+      const KnownPeer& p = info->msg.self;
+      const bool listed = std::any_of(
+          m.peers.begin(), m.peers.end(),
+          [&](const KnownPeer& q) { return q.raft_id == p.raft_id; });
+      if (info->msg.cluster_id.empty() && !listed) m.peers.push_back(p);
     }
   }
   transport_->send(to, kControlGroup, encode_control(m));
+}
+
+// Another agent with our node id, seen in its own info message (not in
+// gossip about it, so it was alive after this agent started): neither of
+// the two may form or join a cluster. Which of them the operator meant is
+// unknowable, and a cluster with one name for two members forwards
+// requests for that name to either (Consul refuses duplicate node ids
+// too). The twin of a member is refused by the leader when it asks to
+// join; this catches it sooner, and catches two agents still looking.
+std::optional<Error> Cluster::find_twin() const {
+  std::lock_guard lock(mu_);
+  const MonoTime now = mono_now();
+  for (const auto& [node, info] : infos_) {
+    const KnownPeer& p = info->msg.self;
+    if (now - info->at > kInfoTtl || p.node_id != options_.node_id ||
+        p.raft_id == identity_raft_id_) {
+      continue;
+    }
+    // The member case reads as the leader's refusal of a join does.
+    const std::string message =
+        info->msg.cluster_id.empty()
+            ? "node id " + options_.node_id + " is taken: the agent at " +
+                  p.peer_addr + " uses it too (this agent is at " + peer_addr_ +
+                  ")"
+            : "node id " + options_.node_id +
+                  " is taken by another agent of cluster " +
+                  info->msg.cluster_id + " (at " + p.peer_addr + ")";
+    return Error(Code::conflict, message,
+                 "give every agent its own --node-id, then start this one "
+                 "again",
+                 "cluster");
+  }
+  return std::nullopt;
 }
 
 void Cluster::discovery_step() {
@@ -162,6 +207,23 @@ void Cluster::discovery_step() {
   for (const HostPort& hp : seeds) transport_->add_seed(hp);
   for (const transport::PeerInfo& p : transport_->peers()) {
     if (p.connected) send_info(p.node_id);
+  }
+
+  if (std::optional<Error> twin = find_twin()) {
+    {
+      std::lock_guard lock(mu_);
+      if (join_error_) return;  // told already
+      join_error_ = *twin;
+    }
+    cv_.notify_all();
+    // Discovery the command line asked for ends the agent; a join asked
+    // for through the API answers its caller instead.
+    if (!options_.join.empty() || options_.bootstrap_expect > 1) {
+      fatal(*twin);
+    } else {
+      kLog.error("join refused", {{"error", twin->message}});
+    }
+    return;
   }
 
   std::optional<ControlMessage> adopt_from;
@@ -217,6 +279,22 @@ void Cluster::discovery_step() {
         }
         candidates.push_back(m.self);
       }
+      // Two candidates with one node id (two agents started with the same
+      // --node-id): neither counts. They refuse to go on themselves
+      // (find_twin); until they are gone, forming with either would give
+      // the cluster one name for two members.
+      std::map<std::string, int> uses;
+      for (const KnownPeer& c : candidates) ++uses[c.node_id];
+      std::erase_if(candidates, [&](const KnownPeer& c) {
+        if (uses[c.node_id] < 2) return false;
+        if (twins_warned_.insert(link_id(c.node_id, c.raft_id)).second) {
+          kLog.warn(
+              "two agents use one node id; neither counts towards "
+              "bootstrap_expect",
+              {{"node", c.node_id}, {"peer", c.peer_addr}});
+        }
+        return true;
+      });
       if (candidates.size() >=
           static_cast<std::size_t>(options_.bootstrap_expect)) {
         std::sort(candidates.begin(), candidates.end(),
@@ -321,7 +399,22 @@ void Cluster::handle_join_request(const std::string& from, std::uint64_t req,
     const controller::NodeRecord* same_id = state_.node(node.node_id);
     const controller::NodeRecord* same_raft =
         state_.by_raft_id(raft::NodeId(node.raft_id));
-    if (node.node_id.empty() || node.raft_id == 0) {
+    // A founding member that has not committed its record yet is known
+    // only from cluster.json; its name is taken all the same.
+    const KnownPeer* founder = nullptr;
+    for (const KnownPeer& p : identity_.peers) {
+      if (p.node_id == node.node_id && p.raft_id != node.raft_id &&
+          st.membership.contains(raft::NodeId(p.raft_id))) {
+        founder = &p;
+      }
+    }
+    if (same_id == nullptr && founder != nullptr) {
+      s = Error(Code::conflict,
+                "node id " + node.node_id +
+                    " is taken by another agent of cluster " +
+                    identity_.cluster_id + " (at " + founder->peer_addr + ")",
+                "start this agent with another --node-id", "cluster");
+    } else if (node.node_id.empty() || node.raft_id == 0) {
       s = Error(Code::invalid_argument, "join: empty node id or raft id");
     } else if (same_id != nullptr && same_id->raft_id.value() != node.raft_id) {
       s = Error(Code::conflict,
@@ -526,6 +619,17 @@ Result<ClusterView> Cluster::join(std::vector<HostPort> addrs,
                  "cluster");
   }
   lock.unlock();
+  // Answer with the leader, as `nwctl cluster join` promises: the new
+  // learner hears of it with its first append, moments after it was added.
+  const MonoTime until =
+      mono_now() + std::min(timeout, Duration(std::chrono::seconds(5)));
+  while (leader_id().empty() && mono_now() < until) {
+    std::unique_lock wait(mu_);
+    if (cv_.wait_for(wait, std::chrono::milliseconds(50),
+                     [&] { return stopping_; })) {
+      break;
+    }
+  }
   return view(true);
 }
 

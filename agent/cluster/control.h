@@ -39,7 +39,9 @@ struct ControlMessage {
   int expect = 0;
   std::string cluster_id;                     // info, join_resp
   std::vector<std::uint64_t> initial_voters;  // info, join_resp
-  std::vector<KnownPeer> peers;  // info: candidates seen; join_resp: members
+  // info: the sender, the founders of its cluster (when a member), then the
+  // candidates it heard from; join_resp: members.
+  std::vector<KnownPeer> peers;
   // join_resp / propose_resp: the outcome.
   std::string code = "ok";
   std::string message;

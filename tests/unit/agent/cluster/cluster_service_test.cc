@@ -4,11 +4,17 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "agent/cluster/cluster.h"
 #include "agent/metrics/registry.h"
 #include "tests/support/check.h"
+#include "tests/support/local_http.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/wait.h"
 
@@ -138,6 +144,65 @@ TEST_SUITE("cluster.service") {
     // Not a leader: no clock offsets exported.
     CHECK(registry.render().find("nw_cluster_clock_offset_seconds") ==
           std::string::npos);
+  }
+
+  TEST_CASE("discovery.two_agents_with_one_node_id_are_both_refused") {
+    // n1, n1 and n2 with bootstrap_expect 3, each joining the other two.
+    testsupport::TempDir dir("cluster-twins");
+    const std::vector<std::string> ids{"n1", "n1", "n2"};
+    std::vector<std::uint16_t> ports;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      Result<std::uint16_t> port = testsupport::free_port();
+      NW_REQUIRE_OK(port);
+      ports.push_back(*port);
+    }
+    std::mutex mu;
+    std::vector<std::optional<Error>> fatal(ids.size());  // guarded by mu
+    std::vector<std::unique_ptr<metrics::Registry>> registries;
+    std::vector<std::unique_ptr<Cluster>> agents;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      ClusterOptions o = options(dir);
+      o.node_id = ids[i];
+      o.data_dir = (dir.path() / ("a" + std::to_string(i))).string();
+      std::filesystem::create_directories(o.data_dir);
+      o.peer_listen = HostPort{"127.0.0.1", ports[i]};
+      o.bootstrap_expect = 3;
+      for (std::size_t j = 0; j < ids.size(); ++j) {
+        if (j != i) o.join.push_back(HostPort{"127.0.0.1", ports[j]});
+      }
+      o.on_fatal = [&mu, &fatal, i](const Error& e) {
+        std::lock_guard lock(mu);
+        fatal[i] = e;
+      };
+      registries.push_back(std::make_unique<metrics::Registry>());
+      agents.push_back(std::make_unique<Cluster>(o, *registries.back()));
+    }
+    for (auto& a : agents) NW_REQUIRE_OK(a->start());
+
+    REQUIRE(testsupport::wait_until(
+        [&] {
+          std::lock_guard lock(mu);
+          return fatal[0].has_value() && fatal[1].has_value();
+        },
+        10s, "both agents named n1 give up"));
+    std::unique_lock lock(mu);
+    for (std::size_t i : {0u, 1u}) {
+      CAPTURE(i);
+      CHECK(fatal[i]->code == Code::conflict);
+      const std::string other = "127.0.0.1:" + std::to_string(ports[1 - i]);
+      CHECK(fatal[i]->message == "node id n1 is taken: the agent at " + other +
+                                     " uses it too (this agent is at "
+                                     "127.0.0.1:" +
+                                     std::to_string(ports[i]) + ")");
+      CHECK(fatal[i]->hint.find("--node-id") != std::string::npos);
+      CHECK(agents[i]->cluster_id().empty());
+    }
+    // n2 never formed a cluster with them.
+    CHECK_FALSE(fatal[2].has_value());
+    CHECK(agents[2]->role() == "joining");
+    CHECK(agents[2]->cluster_id().empty());
+    lock.unlock();
+    for (auto& a : agents) a->stop();
   }
 }
 
