@@ -216,6 +216,42 @@ Result<std::int64_t> parse_byte_limit(std::string_view flag,
   return static_cast<std::int64_t>(s.value());
 }
 
+namespace {
+
+// The retention and segment keys create and alter share; alter may set
+// --segment-ms back to the default.
+template <typename Flags>
+Status put_limits(const Flags& f, bool alter, nlohmann::json* out) {
+  nlohmann::json& body = *out;
+  if (!f.retention_ms.empty()) {
+    NW_ASSIGN_OR_RETURN(body["retention_ms"],
+                        parse_retention_ms("--retention-ms", f.retention_ms));
+  }
+  if (!f.retention_bytes.empty()) {
+    NW_ASSIGN_OR_RETURN(
+        body["retention_bytes"],
+        parse_byte_limit("--retention-bytes", f.retention_bytes, true));
+  }
+  if (!f.segment_bytes.empty()) {
+    NW_ASSIGN_OR_RETURN(
+        std::int64_t seg,
+        parse_byte_limit("--segment-bytes", f.segment_bytes, false));
+    if (seg < kMinSegmentBytes) {
+      return usage("--segment-bytes: " + f.segment_bytes +
+                       " is too small; the minimum is 1MiB",
+                   "e.g. --segment-bytes 128MiB (the default)");
+    }
+    body["segment_bytes"] = seg;
+  }
+  if (!f.segment_ms.empty()) {
+    NW_ASSIGN_OR_RETURN(body["segment_ms"],
+                        parse_segment_ms("--segment-ms", f.segment_ms, alter));
+  }
+  return ok_status();
+}
+
+}  // namespace
+
 Result<std::string> topic_create_body(const TopicCreateFlags& f) {
   NW_RETURN_IF_ERROR(check_name("topic", f.name));
   const std::string example =
@@ -234,30 +270,7 @@ Result<std::string> topic_create_body(const TopicCreateFlags& f) {
       body["replicas"],
       parse_int_flag("--replicas", f.replicas, 1, kMaxReplicas,
                      "at most the number of agents (nwctl cluster status)"));
-  if (!f.retention_ms.empty()) {
-    NW_ASSIGN_OR_RETURN(body["retention_ms"],
-                        parse_retention_ms("--retention-ms", f.retention_ms));
-  }
-  if (!f.retention_bytes.empty()) {
-    NW_ASSIGN_OR_RETURN(
-        body["retention_bytes"],
-        parse_byte_limit("--retention-bytes", f.retention_bytes, true));
-  }
-  if (!f.segment_bytes.empty()) {
-    NW_ASSIGN_OR_RETURN(
-        std::int64_t seg,
-        parse_byte_limit("--segment-bytes", f.segment_bytes, false));
-    if (seg < kMinSegmentBytes) {
-      return usage("--segment-bytes: " + f.segment_bytes +
-                       " is too small; the minimum is 1MiB",
-                   "e.g. --segment-bytes 128MiB (the default)");
-    }
-    body["segment_bytes"] = seg;
-  }
-  if (!f.segment_ms.empty()) {
-    NW_ASSIGN_OR_RETURN(body["segment_ms"],
-                        parse_segment_ms("--segment-ms", f.segment_ms, false));
-  }
+  NW_RETURN_IF_ERROR(put_limits(f, false, &body));
   return api::to_body(body);
 }
 
@@ -270,30 +283,7 @@ Result<std::string> topic_alter_body(const TopicAlterFlags& f) {
         parse_int_flag("--partitions", f.partitions, 1, kMaxPartitions,
                        "give the new, larger partition count"));
   }
-  if (!f.retention_ms.empty()) {
-    NW_ASSIGN_OR_RETURN(body["retention_ms"],
-                        parse_retention_ms("--retention-ms", f.retention_ms));
-  }
-  if (!f.retention_bytes.empty()) {
-    NW_ASSIGN_OR_RETURN(
-        body["retention_bytes"],
-        parse_byte_limit("--retention-bytes", f.retention_bytes, true));
-  }
-  if (!f.segment_bytes.empty()) {
-    NW_ASSIGN_OR_RETURN(
-        std::int64_t seg,
-        parse_byte_limit("--segment-bytes", f.segment_bytes, false));
-    if (seg < kMinSegmentBytes) {
-      return usage("--segment-bytes: " + f.segment_bytes +
-                       " is too small; the minimum is 1MiB",
-                   "e.g. --segment-bytes 128MiB (the default)");
-    }
-    body["segment_bytes"] = seg;
-  }
-  if (!f.segment_ms.empty()) {
-    NW_ASSIGN_OR_RETURN(body["segment_ms"],
-                        parse_segment_ms("--segment-ms", f.segment_ms, true));
-  }
+  NW_RETURN_IF_ERROR(put_limits(f, true, &body));
   if (body.empty()) {
     return usage("topic alter: nothing to change",
                  "give --partitions, --retention-ms, --retention-bytes, "

@@ -34,6 +34,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/base/time.h"
+#include "tests/integration/test_cluster.h"
 #include "tests/support/agent_process.h"
 #include "tests/support/binaries.h"
 #include "tests/support/check.h"
@@ -49,7 +50,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-constexpr auto kFormTimeout = 30s;
 constexpr auto kPartitionTimeout = 30s;
 constexpr auto kHealTimeout = 60s;
 
@@ -78,27 +78,9 @@ Result<std::uint16_t> free_port_on(const std::string& ip) {
   return static_cast<std::uint16_t>(ntohs(sa.sin_port));
 }
 
-json parse(const std::string& text) {
-  return json::parse(text, nullptr, /*allow_exceptions=*/false);
-}
-
 // `nwctl cluster status --stale` of `a`: what that agent itself knows, with
 // no leader involved. A discarded json when nwctl failed.
-json stale_status(const AgentProcess& a) {
-  ProcessResult r = run_nwctl({"--addr", a.addr(), "--timeout", "5s", "-o",
-                               "json", "cluster", "status", "--stale"});
-  if (r.exit_code != 0) return json(json::value_t::discarded);
-  return parse(r.out);
-}
-
-// `nwctl cluster label NODE key=value` through `via`: one replicated
-// controller write.
-ProcessResult write_label(const AgentProcess& via, const std::string& node,
-                          const std::string& key, const std::string& value,
-                          const std::string& timeout = "8s") {
-  return run_nwctl({"--addr", via.addr(), "--timeout", timeout, "cluster",
-                    "label", node, key + "=" + value});
-}
+json stale_status(const AgentProcess& a) { return cluster_status(a, true); }
 
 const json* member(const json& status, const std::string& id) {
   if (status.is_discarded() || !status.contains("members")) return nullptr;

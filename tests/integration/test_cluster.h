@@ -29,6 +29,30 @@ inline json parse(const std::string& text) {
   return json::parse(text, nullptr, /*allow_exceptions=*/false);
 }
 
+// `nwctl cluster label NODE key=value` through `via`: one replicated
+// controller write.
+inline ProcessResult write_label(const AgentProcess& via,
+                                 const std::string& node,
+                                 const std::string& key,
+                                 const std::string& value,
+                                 const std::string& timeout = "8s") {
+  return run_nwctl({"--addr", via.addr(), "--timeout", timeout, "cluster",
+                    "label", node, key + "=" + value});
+}
+
+// The value of label `key` of member `node` in a cluster status; "" when
+// it has none.
+inline std::string labels_of(const json& status, const std::string& node,
+                             const std::string& key) {
+  if (status.is_discarded()) return {};
+  for (const json& m : status["members"]) {
+    if (m["id"] == node && m["labels"].contains(key)) {
+      return m["labels"][key].get<std::string>();
+    }
+  }
+  return {};
+}
+
 // `nwctl --addr A -o json cluster status [--stale]`; a discarded json when
 // the command failed.
 inline json cluster_status(const AgentProcess& a, bool stale) {

@@ -49,6 +49,21 @@ json describe(const AgentProcess& via, const std::string& topic) {
   return parse(r.out);
 }
 
+// Waits until the cluster has a record of `node` with its API address (a
+// joiner registers itself a moment after it is a member).
+void wait_registered(const AgentProcess& via, const std::string& node) {
+  REQUIRE(wait_until(
+      [&] {
+        json st = cluster_status(via, false);
+        if (st.is_discarded()) return false;
+        for (const json& m : st["members"]) {
+          if (m["id"] == node && m["api_addr"] != "") return true;
+        }
+        return false;
+      },
+      kTopicTimeout, node + " registered"));
+}
+
 // Waits until every partition of `topic` has a leader and is online.
 json wait_online(const AgentProcess& via, const std::string& topic,
                  Duration timeout = kTopicTimeout) {
@@ -1094,16 +1109,7 @@ TEST_CASE(
   // the damaged agent, to a new one.
   AgentProcess n4 = c.joiner("n4", "n4");
   NW_REQUIRE_OK(n4.start(kTopicTimeout));
-  REQUIRE(wait_until(
-      [&] {
-        json st = cluster_status(c.agents[0], false);
-        if (st.is_discarded()) return false;
-        for (const json& m : st["members"]) {
-          if (m["id"] == "n4" && m["api_addr"] != "") return true;
-        }
-        return false;
-      },
-      kTopicTimeout, "n4 registered"));
+  wait_registered(c.agents[0], "n4");
   const std::vector<std::string> target_replicas{leader, healthy_id, "n4"};
   ProcessResult moved =
       nwctl(healthy, {"topic", "reassign", "ledger", "--partition", "0",
@@ -1182,16 +1188,7 @@ TEST_CASE("topic.reassign: a replica moves to a new agent, data intact") {
               .exit_code == 0);
   AgentProcess n4 = c.joiner("n4", "n4");
   NW_REQUIRE_OK(n4.start(kTopicTimeout));
-  REQUIRE(wait_until(
-      [&] {
-        json s = cluster_status(c.agents[0], false);
-        if (s.is_discarded()) return false;
-        for (const json& m : s["members"]) {
-          if (m["id"] == "n4" && m["api_addr"] != "") return true;
-        }
-        return false;
-      },
-      kTopicTimeout, "n4 registered"));
+  wait_registered(c.agents[0], "n4");
   ProcessResult moved =
       nwctl(c.agents[0], {"topic", "reassign", "moves", "--partition", "0",
                           "--replicas", "n2,n3,n4"});
