@@ -506,38 +506,14 @@ TEST_CASE(
   constexpr long kAheadMs = 5000;
   constexpr long kToleranceMs = 1000;
 
-  // Three agents as TestCluster forms them, n3 with its wall clock 5 s
-  // ahead. Its monotonic clock is left alone: the Raft timers and every
-  // deadline run on it.
-  TempDir dir{"clock"};
-  std::vector<AgentProcess> agents;
-  for (int i = 1; i <= 3; ++i) {
-    AgentOptions o;
-    o.name = "n" + std::to_string(i);
-    agents.emplace_back(dir, o);
-  }
-  for (int i = 0; i < 3; ++i) {
-    std::string join;
-    for (int j = 0; j < 3; ++j) {
-      if (j == i) continue;
-      if (!join.empty()) join += ",";
-      join += agents[j].peer_addr();
-    }
-    AgentOptions o;
-    o.name = "n" + std::to_string(i + 1);
-    o.port = agents[i].port();
-    o.peer_port = agents[i].peer_port();
-    o.extra_args = {"--node-id", o.name,   "--bootstrap-expect",
-                    "3",         "--join", join};
-    if (o.name == "n3") {
-      o.env = {{"LD_PRELOAD", faketime},
-               {"FAKETIME", "+5s"},
-               {"FAKETIME_DONT_FAKE_MONOTONIC", "1"}};
-    }
-    agents[i] = AgentProcess(dir, o);
-  }
-  for (AgentProcess& a : agents) NW_REQUIRE_OK(a.launch());
-  for (AgentProcess& a : agents) NW_REQUIRE_OK(a.wait_ready(kFormTimeout));
+  // Three agents, n3 with its wall clock 5 s ahead. Its monotonic clock is
+  // left alone: the Raft timers and every deadline run on it.
+  TestCluster c(3, {},
+                {{"n3",
+                  {{"LD_PRELOAD", faketime},
+                   {"FAKETIME", "+5s"},
+                   {"FAKETIME_DONT_FAKE_MONOTONIC", "1"}}}});
+  std::vector<AgentProcess>& agents = c.agents;
 
   // Offsets are relative to the leader's clock, and n3 may lead.
   auto expected_ms = [&](const std::string& node, const std::string& leader) {

@@ -5,6 +5,7 @@
 // calls the tests share. Header-only; each test binary includes it once.
 
 #include <chrono>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -70,8 +71,10 @@ struct TestCluster {
   std::vector<AgentProcess> agents;
 
   // `extra` goes to every agent's command line (e.g. {"--jobs-lease",
-  // "3s"}).
-  explicit TestCluster(int n, std::vector<std::string> extra = {}) {
+  // "3s"}); `env` sets environment variables of the named agents (e.g.
+  // {{"n3", {{"FAKETIME", "+5s"}}}}).
+  explicit TestCluster(int n, std::vector<std::string> extra = {},
+                       const std::map<std::string, EnvOverrides>& env = {}) {
     for (int i = 1; i <= n; ++i) {
       AgentOptions o;
       o.name = "n" + std::to_string(i);
@@ -91,6 +94,7 @@ struct TestCluster {
       o.extra_args = {"--node-id",       o.name,   "--bootstrap-expect",
                       std::to_string(n), "--join", join};
       o.extra_args.insert(o.extra_args.end(), extra.begin(), extra.end());
+      if (auto e = env.find(o.name); e != env.end()) o.env = e->second;
       agents[i] = AgentProcess(dir, o);
     }
     for (AgentProcess& a : agents) NW_REQUIRE_OK(a.launch());

@@ -64,6 +64,21 @@ void wait_registered(const AgentProcess& via, const std::string& node) {
       kTopicTimeout, node + " registered"));
 }
 
+// Whether partition 0 in the describe answer `d` is online with no error
+// and no reassignment left, its replicas and in-sync replicas both `want`
+// (in any order).
+bool settled_on(const json& d, std::vector<std::string> want) {
+  if (d.is_discarded()) return false;
+  const json& p = d["partition_states"][0];
+  std::vector<std::string> reps = p["replicas"];
+  std::vector<std::string> in_sync = p["in_sync"];
+  std::sort(reps.begin(), reps.end());
+  std::sort(in_sync.begin(), in_sync.end());
+  std::sort(want.begin(), want.end());
+  return p["status"] == "online" && p["error"] == "" &&
+         p["target_replicas"].empty() && reps == want && in_sync == want;
+}
+
 // Waits until every partition of `topic` has a leader and is online.
 json wait_online(const AgentProcess& via, const std::string& topic,
                  Duration timeout = kTopicTimeout) {
@@ -1119,16 +1134,7 @@ TEST_CASE(
   const bool repaired = wait_until(
       [&] {
         d = describe(healthy, "ledger");
-        if (d.is_discarded()) return false;
-        const json& p = d["partition_states"][0];
-        std::vector<std::string> reps = p["replicas"];
-        std::vector<std::string> in_sync = p["in_sync"];
-        std::sort(reps.begin(), reps.end());
-        std::sort(in_sync.begin(), in_sync.end());
-        std::vector<std::string> want = target_replicas;
-        std::sort(want.begin(), want.end());
-        return p["status"] == "online" && p["error"] == "" &&
-               p["target_replicas"].empty() && reps == want && in_sync == want;
+        return settled_on(d, target_replicas);
       },
       60s, "the partition online on the leader, the healthy follower, n4");
   INFO(d.dump(2));
@@ -1149,16 +1155,7 @@ TEST_CASE(
   const bool returned = wait_until(
       [&] {
         d = describe(healthy, "ledger");
-        if (d.is_discarded()) return false;
-        const json& p = d["partition_states"][0];
-        std::vector<std::string> reps = p["replicas"];
-        std::vector<std::string> in_sync = p["in_sync"];
-        std::sort(reps.begin(), reps.end());
-        std::sort(in_sync.begin(), in_sync.end());
-        std::vector<std::string> want{leader, damaged_id, healthy_id};
-        std::sort(want.begin(), want.end());
-        return p["status"] == "online" && p["error"] == "" &&
-               p["target_replicas"].empty() && reps == want && in_sync == want;
+        return settled_on(d, {leader, damaged_id, healthy_id});
       },
       60s, "the partition online on its original agents");
   INFO(d.dump(2));
