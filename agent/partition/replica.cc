@@ -171,7 +171,6 @@ Status Replica::restore(const raft::Snapshot& snap) {
 }
 
 void Replica::on_tick() {
-  track_followers();
   const std::int64_t now = now_ms();
   if (now < next_retention_check_ms_) return;
   next_retention_check_ms_ =
@@ -179,25 +178,6 @@ void Replica::on_tick() {
       std::chrono::duration_cast<std::chrono::milliseconds>(kRetentionEvery)
           .count();
   apply_retention();
-}
-
-void Replica::track_followers() {
-  // The status is the one published after the previous tick: a tick late
-  // at most, well inside the election timeout it is compared with.
-  const raft_host::HostStatus st = host_->status();
-  const MonoTime now = mono_now();
-  std::lock_guard lock(mu_);
-  if (st.role != raft::Role::leader) {
-    last_heard_.clear();
-    return;
-  }
-  std::erase_if(last_heard_, [&](const auto& kv) {
-    return st.progress.find(kv.first) == st.progress.end();
-  });
-  for (const auto& [id, p] : st.progress) {
-    auto [it, fresh] = last_heard_.try_emplace(id, now);
-    if (p.recent_active) it->second = now;
-  }
 }
 
 void Replica::apply_retention() {
@@ -445,12 +425,11 @@ ReplicaStatus Replica::status() const {
   if (out.leader) {
     const Duration window = options_.tick_interval * options_.election_ticks;
     const MonoTime now = mono_now();
-    std::lock_guard lock(mu_);
     for (const auto& [id, p] : st.progress) {
       out.match[id] = p.match.value();
-      auto heard = last_heard_.find(id);
+      auto heard = st.last_heard.find(id);
       const bool alive =
-          heard != last_heard_.end() && now - heard->second <= window;
+          heard != st.last_heard.end() && now - heard->second <= window;
       if (alive &&
           p.match.value() + kInSyncLagEntries >= st.last_index.value()) {
         out.in_sync.push_back(id);

@@ -17,7 +17,6 @@
 #include "agent/raft_host/raft_host.h"
 #include "agent/storage/segment_log.h"
 #include "common/base/result.h"
-#include "common/base/time.h"
 #include "common/base/units.h"
 
 namespace nw::metrics {
@@ -117,10 +116,7 @@ struct ReplicaStatus {
 //
 // In sync (status()): a follower is in sync while its match index is at
 // most kInSyncLagEntries behind the leader's last index and the leader has
-// heard from it within one election timeout. on_tick samples the core's
-// per-follower activity flag (Progress::recent_active, reset at every
-// check-quorum round) into last_heard_; a follower first seen by this
-// leader counts as heard then.
+// heard from it within one election timeout (HostStatus::last_heard).
 //
 // Lifecycle: open(), start(), then any calls; stop() (idempotent); the
 // destructor stops. destroy_data() after stop() deletes the directory.
@@ -182,7 +178,6 @@ class Replica {
   std::string snapshot_data();
   Status restore(const raft::Snapshot& snap);
   void on_tick();
-  void track_followers();
   void apply_retention();
   Result<ProduceAck> wait_ack(std::future<Result<raft::LogIndex>> f,
                               Duration timeout);
@@ -202,9 +197,7 @@ class Replica {
   std::int64_t retention_ms_;                               // guarded by mu_
   std::int64_t retention_bytes_;                            // guarded by mu_
   bool stopped_ = false;                                    // guarded by mu_
-  // Leader only: when each follower was last seen active.
-  std::map<raft::NodeId, MonoTime> last_heard_;  // guarded by mu_
-  std::int64_t next_retention_check_ms_ = 0;     // host thread only
+  std::int64_t next_retention_check_ms_ = 0;                // host thread only
 };
 
 // The transport group id of partition `p` of the topic with id `topic_id`.

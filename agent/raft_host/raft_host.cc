@@ -489,8 +489,17 @@ void RaftHost::publish_status(bool tick) {
     status_.applied_membership = applied_membership_;
     if (ns) {
       status_.progress = ns->progress;
+      const MonoTime now = mono_now();
+      std::erase_if(status_.last_heard, [&](const auto& kv) {
+        return ns->progress.count(kv.first) == 0;
+      });
+      for (const auto& [id, pr] : ns->progress) {
+        auto [it, first_seen] = status_.last_heard.try_emplace(id, now);
+        if (pr.recent_active) it->second = now;
+      }
     } else if (!is_leader) {
       status_.progress.clear();
+      status_.last_heard.clear();
     }
     status_.snapshot = storage.snapshot_meta();
     status_.first_index = storage.first_index();

@@ -20,6 +20,7 @@
 #include "agent/raft/types.h"
 #include "agent/transport/transport.h"
 #include "common/base/result.h"
+#include "common/base/time.h"
 #include "common/base/units.h"
 
 namespace nw::raft_host {
@@ -107,6 +108,11 @@ struct HostStatus {
   // Leader only (the core's NodeStatus.progress, as of the last tick), else
   // empty.
   std::map<raft::NodeId, raft::Progress> progress;
+  // Leader only: when each follower of `progress` was last heard from,
+  // sampled every tick from Progress::recent_active (which check-quorum
+  // clears every election timeout); a follower first seen by this leader
+  // counts as heard then. Empty on other nodes.
+  std::map<raft::NodeId, MonoTime> last_heard;
   raft::SnapshotMeta snapshot;  // the storage's current snapshot meta
   raft::LogIndex first_index;   // the storage's first index
   // Times the known leader changed to a non-zero node other than the
