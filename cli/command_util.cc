@@ -10,7 +10,6 @@
 #include <cstdio>
 
 #include "common/base/strings.h"
-#include "common/base/version.h"
 #include "common/http/client.h"
 #include "common/http/endpoint.h"
 
@@ -212,39 +211,21 @@ ClientFactory leader_client_factory(const Globals& globals, Duration timeout) {
   };
 }
 
+// Keep-alive: these clients carry produce, fetch and bench requests, which
+// retry on their own (idempotent producer ids, reads).
 Result<std::unique_ptr<http::Client>> new_client_at(const Globals& globals,
                                                     Duration timeout,
                                                     const std::string& addr) {
+  if (addr.empty()) return make_client(globals, globals.addr, timeout, true);
   NW_ASSIGN_OR_RETURN(std::vector<http::Endpoint> endpoints,
                       http::parse_endpoints(globals.addr));
-  if (!addr.empty()) {
-    const bool tls = !endpoints.empty() && endpoints.front().scheme == "https";
-    NW_ASSIGN_OR_RETURN(endpoints,
-                        http::parse_endpoints((tls ? "https://" : "") + addr));
-  }
-  http::ClientOptions options;
-  options.token = globals.token;
-  options.ca_cert = globals.ca_cert;
-  options.timeout = timeout;
-  options.connect_timeout = std::min(timeout, Duration(2000));
-  options.user_agent = std::string("nwctl/") + kVersion;
-  // These clients carry produce, fetch and bench requests, which retry
-  // on their own (idempotent producer ids, reads).
-  options.keep_alive = true;
-  return std::make_unique<http::Client>(std::move(endpoints), options);
+  const bool tls = !endpoints.empty() && endpoints.front().scheme == "https";
+  return make_client(globals, (tls ? "https://" : "") + addr, timeout, true);
 }
 
 Result<std::unique_ptr<http::Client>> new_request_client(const Globals& globals,
                                                          Duration timeout) {
-  NW_ASSIGN_OR_RETURN(std::vector<http::Endpoint> endpoints,
-                      http::parse_endpoints(globals.addr));
-  http::ClientOptions options;
-  options.token = globals.token;
-  options.ca_cert = globals.ca_cert;
-  options.timeout = timeout;
-  options.connect_timeout = std::min(timeout, Duration(2000));
-  options.user_agent = std::string("nwctl/") + kVersion;
-  return std::make_unique<http::Client>(std::move(endpoints), options);
+  return make_client(globals, globals.addr, timeout, false);
 }
 
 namespace {

@@ -42,17 +42,26 @@ Status Context::init() {
   return ok_status();
 }
 
+Result<std::unique_ptr<http::Client>> make_client(const Globals& globals,
+                                                  const std::string& addr,
+                                                  Duration timeout,
+                                                  bool keep_alive) {
+  NW_ASSIGN_OR_RETURN(std::vector<http::Endpoint> endpoints,
+                      http::parse_endpoints(addr));
+  http::ClientOptions options;
+  options.token = globals.token;
+  options.ca_cert = globals.ca_cert;
+  options.timeout = timeout;
+  options.connect_timeout = std::min(timeout, Duration(2000));
+  options.user_agent = std::string("nwctl/") + kVersion;
+  options.keep_alive = keep_alive;
+  return std::make_unique<http::Client>(std::move(endpoints), options);
+}
+
 Result<http::Client*> Context::client() {
   if (!client_) {
-    NW_ASSIGN_OR_RETURN(std::vector<http::Endpoint> endpoints,
-                        http::parse_endpoints(globals_.addr));
-    http::ClientOptions options;
-    options.token = globals_.token;
-    options.ca_cert = globals_.ca_cert;
-    options.timeout = timeout_;
-    options.connect_timeout = std::min(timeout_, Duration(2000));
-    options.user_agent = std::string("nwctl/") + kVersion;
-    client_ = std::make_unique<http::Client>(std::move(endpoints), options);
+    NW_ASSIGN_OR_RETURN(client_,
+                        make_client(globals_, globals_.addr, timeout_, false));
   }
   return client_.get();
 }

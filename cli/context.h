@@ -54,6 +54,14 @@ class Context {
   std::unique_ptr<http::Client> client_;
 };
 
+// An API client for `addr` (an --addr value) with the global flags' token
+// and CA, nwctl's user agent and `timeout`; each request opens its own
+// connection unless `keep_alive`.
+Result<std::unique_ptr<http::Client>> make_client(const Globals& globals,
+                                                  const std::string& addr,
+                                                  Duration timeout,
+                                                  bool keep_alive);
+
 // A command's action: returns the exit code.
 using Action = std::function<int(Context&)>;
 

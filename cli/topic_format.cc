@@ -160,44 +160,47 @@ std::string topic_path(std::string_view name) {
   return "/v1/topics/" + http::percent_encode(name);
 }
 
-Result<std::int64_t> parse_retention_ms(std::string_view flag,
-                                        std::string_view text) {
+namespace {
+
+// Milliseconds (digits only) or a duration ("12h", "7d"), at least `min`
+// ms; `expected` says what the flag takes, for the error.
+Result<std::int64_t> parse_ms(std::string_view flag, std::string_view text,
+                              std::int64_t min, std::string_view expected,
+                              std::string_view example) {
   std::string_view t = trim(text);
-  if (is_unlimited(t)) return -1;
   if (!t.empty() && std::all_of(t.begin(), t.end(),
                                 [](char c) { return c >= '0' && c <= '9'; })) {
-    return parse_int_flag(flag, t, 0, INT64_MAX);
+    return parse_int_flag(flag, t, min, INT64_MAX);
   }
   auto d = parse_duration(t);
-  if (!d.ok()) {
-    return usage(std::string(flag) +
-                     ": expected milliseconds, a duration such as 7d or 12h, "
-                     "or -1 for no limit, got " +
-                     single_quote(text),
-                 "e.g. " + std::string(flag) + " 7d");
+  if (!d.ok() || d.value().count() < min) {
+    return usage(std::string(flag) + ": expected " + std::string(expected) +
+                     ", got " + single_quote(text),
+                 "e.g. " + std::string(flag) + " " + std::string(example));
   }
   return static_cast<std::int64_t>(d.value().count());
+}
+
+}  // namespace
+
+Result<std::int64_t> parse_retention_ms(std::string_view flag,
+                                        std::string_view text) {
+  if (is_unlimited(trim(text))) return -1;
+  return parse_ms(flag, text, 0,
+                  "milliseconds, a duration such as 7d or 12h, or -1 for no "
+                  "limit",
+                  "7d");
 }
 
 Result<std::int64_t> parse_segment_ms(std::string_view flag,
                                       std::string_view text,
                                       bool allow_default) {
-  std::string_view t = trim(text);
-  if (allow_default && t == "default") return 0;
-  if (!t.empty() && std::all_of(t.begin(), t.end(),
-                                [](char c) { return c >= '0' && c <= '9'; })) {
-    return parse_int_flag(flag, t, 1, INT64_MAX);
-  }
-  auto d = parse_duration(t);
-  if (!d.ok() || d.value().count() < 1) {
-    return usage(std::string(flag) +
-                     ": expected milliseconds or a duration such as 1h or "
-                     "7d" +
-                     (allow_default ? ", or default" : "") + ", got " +
-                     single_quote(text),
-                 "e.g. " + std::string(flag) + " 1d");
-  }
-  return static_cast<std::int64_t>(d.value().count());
+  if (allow_default && trim(text) == "default") return 0;
+  return parse_ms(
+      flag, text, 1,
+      allow_default ? "milliseconds or a duration such as 1h or 7d, or default"
+                    : "milliseconds or a duration such as 1h or 7d",
+      "1d");
 }
 
 Result<std::int64_t> parse_byte_limit(std::string_view flag,

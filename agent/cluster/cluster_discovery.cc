@@ -399,28 +399,27 @@ void Cluster::handle_join_request(const std::string& from, std::uint64_t req,
     const controller::NodeRecord* same_id = state_.node(node.node_id);
     const controller::NodeRecord* same_raft =
         state_.by_raft_id(raft::NodeId(node.raft_id));
-    // A founding member that has not committed its record yet is known
-    // only from cluster.json; its name is taken all the same.
-    const KnownPeer* founder = nullptr;
+    // Another agent with this node id: a member's record, or a founding
+    // member that has not committed its record yet (known only from
+    // cluster.json); its name is taken all the same.
+    std::optional<std::string> taken_at;
+    if (same_id != nullptr && same_id->raft_id.value() != node.raft_id) {
+      taken_at = same_id->peer_addr;
+    }
     for (const KnownPeer& p : identity_.peers) {
-      if (p.node_id == node.node_id && p.raft_id != node.raft_id &&
+      if (same_id == nullptr && p.node_id == node.node_id &&
+          p.raft_id != node.raft_id &&
           st.membership.contains(raft::NodeId(p.raft_id))) {
-        founder = &p;
+        taken_at = p.peer_addr;
       }
     }
-    if (same_id == nullptr && founder != nullptr) {
-      s = Error(Code::conflict,
-                "node id " + node.node_id +
-                    " is taken by another agent of cluster " +
-                    identity_.cluster_id + " (at " + founder->peer_addr + ")",
-                "start this agent with another --node-id", "cluster");
-    } else if (node.node_id.empty() || node.raft_id == 0) {
+    if (node.node_id.empty() || node.raft_id == 0) {
       s = Error(Code::invalid_argument, "join: empty node id or raft id");
-    } else if (same_id != nullptr && same_id->raft_id.value() != node.raft_id) {
+    } else if (taken_at) {
       s = Error(Code::conflict,
                 "node id " + node.node_id +
                     " is taken by another agent of cluster " +
-                    identity_.cluster_id + " (at " + same_id->peer_addr + ")",
+                    identity_.cluster_id + " (at " + *taken_at + ")",
                 "start this agent with another --node-id, or remove the old "
                 "member first: nwctl cluster remove " +
                     node.node_id,

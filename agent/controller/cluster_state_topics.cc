@@ -44,6 +44,20 @@ Status check_retention(std::int64_t v, const std::string& what,
                   "use -1 for no limit or a positive value");
 }
 
+// A topic's segment limits: bytes not 0, age 0 (the default) or positive.
+Status check_segment_limits(std::uint64_t bytes, std::int64_t ms,
+                            const std::string& what) {
+  if (bytes == 0) {
+    return rejected(Code::invalid_argument, what + ": segment_bytes 0");
+  }
+  if (ms < 0) {
+    return rejected(Code::invalid_argument,
+                    what + ": segment_ms " + std::to_string(ms),
+                    "give a positive number of ms, or 0 for the default");
+  }
+  return ok_status();
+}
+
 Status check_partition_count(std::size_t n, const std::string& what) {
   if (n >= 1 && n <= kMaxPartitions) return ok_status();
   return rejected(Code::invalid_argument,
@@ -130,14 +144,7 @@ Status ClusterState::apply_one(const CreateTopic& c) {
   NW_RETURN_IF_ERROR(check_retention(c.retention_ms, what, "retention_ms"));
   NW_RETURN_IF_ERROR(
       check_retention(c.retention_bytes, what, "retention_bytes"));
-  if (c.segment_bytes == 0) {
-    return rejected(Code::invalid_argument, what + ": segment_bytes 0");
-  }
-  if (c.segment_ms < 0) {
-    return rejected(Code::invalid_argument,
-                    what + ": segment_ms " + std::to_string(c.segment_ms),
-                    "give a positive number of ms, or 0 for the default");
-  }
+  NW_RETURN_IF_ERROR(check_segment_limits(c.segment_bytes, c.segment_ms, what));
   TopicRecord t;
   t.name = c.name;
   t.id = next_topic_id_++;
@@ -184,14 +191,8 @@ Status ClusterState::apply_one(const AlterTopic& c) {
     NW_RETURN_IF_ERROR(
         check_retention(*c.retention_bytes, what, "retention_bytes"));
   }
-  if (c.segment_bytes && *c.segment_bytes == 0) {
-    return rejected(Code::invalid_argument, what + ": segment_bytes 0");
-  }
-  if (c.segment_ms && *c.segment_ms < 0) {
-    return rejected(Code::invalid_argument,
-                    what + ": segment_ms " + std::to_string(*c.segment_ms),
-                    "give a positive number of ms, or 0 for the default");
-  }
+  NW_RETURN_IF_ERROR(check_segment_limits(c.segment_bytes.value_or(1),
+                                          c.segment_ms.value_or(0), what));
   // Compared as sizes first, so a hostile count cannot overflow the sum.
   if (c.new_partitions.size() > kMaxPartitions - t.partitions.size()) {
     return rejected(

@@ -77,6 +77,30 @@ std::optional<std::int64_t> int_field(const nlohmann::json& j, const char* name,
   return v.get<std::int64_t>();
 }
 
+// The segment keys of a topic create or alter body, checked: `def` when
+// absent.
+Result<std::int64_t> segment_bytes_field(const nlohmann::json& j,
+                                         std::int64_t def) {
+  auto v = int_field(j, "segment_bytes", def);
+  if (!v || *v < static_cast<std::int64_t>(kMinSegmentBytes)) {
+    return Error(Code::invalid_argument,
+                 "segment_bytes: expected at least 1048576 (1 MiB)", {},
+                 "topic");
+  }
+  return *v;
+}
+
+Result<std::int64_t> segment_ms_field(const nlohmann::json& j) {
+  auto v = int_field(j, "segment_ms", 0);
+  if (!v || *v < 0) {
+    return Error(Code::invalid_argument,
+                 "segment_ms: expected a positive number of ms, or 0 for the "
+                 "default (min(7 days, retention_ms))",
+                 {}, "topic");
+  }
+  return *v;
+}
+
 nlohmann::json topic_json(const controller::TopicRecord& t) {
   return {
       {"name", t.name},
@@ -204,9 +228,9 @@ http::Response PartitionManager::create_topic(const http::Request& r) {
   auto replicas = int_field(j, "replicas", 0);
   auto retention_ms = int_field(j, "retention_ms", kDefaultRetentionMs);
   auto retention_bytes = int_field(j, "retention_bytes", -1);
-  auto segment_bytes = int_field(
-      j, "segment_bytes", static_cast<std::int64_t>(kDefaultSegmentBytes));
-  auto segment_ms = int_field(j, "segment_ms", 0);
+  Result<std::int64_t> segment_bytes =
+      segment_bytes_field(j, static_cast<std::int64_t>(kDefaultSegmentBytes));
+  Result<std::int64_t> segment_ms = segment_ms_field(j);
   if (!partitions || *partitions < 1 || *partitions > kMaxPartitions) {
     return bad("partitions: expected 1 to 1024", "pass --partitions N");
   }
@@ -219,15 +243,8 @@ http::Response PartitionManager::create_topic(const http::Request& r) {
   if (!retention_bytes || (*retention_bytes != -1 && *retention_bytes < 1)) {
     return bad("retention_bytes: expected a positive number of bytes, or -1");
   }
-  if (!segment_bytes ||
-      *segment_bytes < static_cast<std::int64_t>(kMinSegmentBytes)) {
-    return bad("segment_bytes: expected at least 1048576 (1 MiB)");
-  }
-  if (!segment_ms || *segment_ms < 0) {
-    return bad(
-        "segment_ms: expected a positive number of ms, or 0 for the default "
-        "(min(7 days, retention_ms))");
-  }
+  if (!segment_bytes.ok()) return http::Response::error(segment_bytes.error());
+  if (!segment_ms.ok()) return http::Response::error(segment_ms.error());
   Result<std::vector<std::vector<std::string>>> placement =
       Error(Code::internal, "placement not computed", {}, "topic");
   bool exists = false;
@@ -446,19 +463,13 @@ http::Response PartitionManager::alter_topic(const http::Request& r) {
     cmd.retention_bytes = *v;
   }
   if (j.contains("segment_bytes")) {
-    auto v = int_field(j, "segment_bytes", 0);
-    if (!v || *v < static_cast<std::int64_t>(kMinSegmentBytes)) {
-      return bad("segment_bytes: expected at least 1048576 (1 MiB)");
-    }
+    Result<std::int64_t> v = segment_bytes_field(j, 0);
+    if (!v.ok()) return http::Response::error(v.error());
     cmd.segment_bytes = static_cast<std::uint64_t>(*v);
   }
   if (j.contains("segment_ms")) {
-    auto v = int_field(j, "segment_ms", 0);
-    if (!v || *v < 0) {
-      return bad(
-          "segment_ms: expected a positive number of ms, or 0 for the "
-          "default (min(7 days, retention_ms))");
-    }
+    Result<std::int64_t> v = segment_ms_field(j);
+    if (!v.ok()) return http::Response::error(v.error());
     cmd.segment_ms = *v;
   }
   if (j.contains("partitions")) {

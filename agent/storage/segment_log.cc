@@ -108,11 +108,16 @@ std::int64_t SegmentLog::Impl::now_ms() const {
       .count();
 }
 
+bool SegmentLog::Impl::past_segment_ms(const Segment& s,
+                                       std::int64_t now) const {
+  return segment_ms > 0 && now - s.header.created_ms >= segment_ms;
+}
+
 bool SegmentLog::Impl::active_aged_out(std::int64_t now) const {
-  if (segments.empty() || segment_ms <= 0) return false;
+  if (segments.empty()) return false;
   const Segment& active = segments.back();
   return active.last_index() >= active.first_index() &&
-         now - active.header.created_ms >= segment_ms;
+         past_segment_ms(active, now);
 }
 
 void SegmentLog::set_roll_limits(std::uint64_t segment_bytes,

@@ -51,8 +51,11 @@ struct SegmentLog::Impl {
   Error corrupt(const detail::Segment& s, std::string_view what,
                 std::uint64_t pos) const;
   std::int64_t now_ms() const;
-  // Whether the active (last) segment is past segment_ms: it would roll
-  // at the next append, so retention may treat it as rolled.
+  // Whether segment `s` was created segment_ms or longer ago (0: never).
+  bool past_segment_ms(const detail::Segment& s, std::int64_t now) const;
+  // Whether the active (last) segment holds entries and is past
+  // segment_ms: it would roll at the next append, so retention may treat
+  // it as rolled.
   bool active_aged_out(std::int64_t now) const;
 
   // ---- segment_write.cc ----

@@ -223,9 +223,7 @@ Status SegmentLog::append(const std::vector<Entry>& entries) {
       const Segment& active = m.segments.back();
       const std::uint64_t size =
           pending ? pending->write_pos + pending->buf.size() : active.bytes;
-      roll =
-          size >= m.segment_bytes ||
-          (m.segment_ms > 0 && now - active.header.created_ms >= m.segment_ms);
+      roll = size >= m.segment_bytes || m.past_segment_ms(active, now);
     }
     if (roll) {
       NW_RETURN_IF_ERROR(flush());
